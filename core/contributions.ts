@@ -41,7 +41,7 @@ export interface HealthReporter {
 }
 
 /** Bound in each plugin's container under `PluginContext`. */
-export const PluginContext = Symbol('PluginContext');
+export const PluginContext = Symbol.for('energymesh.PluginContext');
 export interface PluginContext<C = unknown> {
   readonly id: string;
   readonly manifest: PluginManifest;
@@ -60,7 +60,7 @@ export interface PluginContext<C = unknown> {
 }
 
 /** The core services plugins may use; bound in the root container under `CoreServices`. */
-export const CoreServices = Symbol('CoreServices');
+export const CoreServices = Symbol.for('energymesh.CoreServices');
 export interface CoreServices {
   readonly bus: Bus;
   readonly ingest: TelemetryIngest;
@@ -118,7 +118,7 @@ export interface ProtocolDriverRegistry {
   register(driver: ProtocolDriver): Disposable;
 }
 
-export const ProtocolDriverContribution = Symbol('ProtocolDriverContribution');
+export const ProtocolDriverContribution = Symbol.for('energymesh.ProtocolDriverContribution');
 export interface ProtocolDriverContribution {
   registerDrivers(registry: ProtocolDriverRegistry): void;
 }
@@ -137,7 +137,7 @@ export interface TelemetrySinkRegistry {
   register(sink: TelemetrySink): Disposable;
 }
 
-export const TelemetrySinkContribution = Symbol('TelemetrySinkContribution');
+export const TelemetrySinkContribution = Symbol.for('energymesh.TelemetrySinkContribution');
 export interface TelemetrySinkContribution {
   registerSinks(registry: TelemetrySinkRegistry): void;
 }
@@ -152,13 +152,13 @@ export interface ConfigSection {
   schema: JsonSchema;
 }
 
-export const ConfigSchemaContribution = Symbol('ConfigSchemaContribution');
+export const ConfigSchemaContribution = Symbol.for('energymesh.ConfigSchemaContribution');
 export interface ConfigSchemaContribution {
   configSections(): ConfigSection[];
 }
 
 /** Start/stop hooks, called in plugin dependency order (stop in reverse). */
-export const LifecycleContribution = Symbol('LifecycleContribution');
+export const LifecycleContribution = Symbol.for('energymesh.LifecycleContribution');
 export interface LifecycleContribution {
   onStart?(): Promise<void> | void;
   onStop?(): Promise<void> | void;
@@ -185,7 +185,7 @@ export interface HttpRouteDefinition {
   handler(request: HttpRequestView): Promise<unknown> | unknown;
 }
 
-export const HttpRoutesContribution = Symbol('HttpRoutesContribution');
+export const HttpRoutesContribution = Symbol.for('energymesh.HttpRoutesContribution');
 export interface HttpRoutesContribution {
   registerRoutes(router: HttpRouter): void;
 }
@@ -199,7 +199,7 @@ export interface CliCommandDefinition {
   run(args: string[], options: Record<string, unknown>): Promise<number> | number;
 }
 
-export const CliCommandsContribution = Symbol('CliCommandsContribution');
+export const CliCommandsContribution = Symbol.for('energymesh.CliCommandsContribution');
 export interface CliCommandsContribution {
   commands(): CliCommandDefinition[];
 }
@@ -213,7 +213,7 @@ export interface ComplianceStage {
   process(records: TelemetryRecord[]): TelemetryRecord[] | Promise<TelemetryRecord[]>;
 }
 
-export const ComplianceModuleContribution = Symbol('ComplianceModuleContribution');
+export const ComplianceModuleContribution = Symbol.for('energymesh.ComplianceModuleContribution');
 export interface ComplianceModuleContribution {
   readonly jurisdiction: string;
   stages(): ComplianceStage[];
@@ -226,7 +226,7 @@ export interface ChainConnector {
   rpcUrl(): string;
 }
 
-export const ChainConnectorContribution = Symbol('ChainConnectorContribution');
+export const ChainConnectorContribution = Symbol.for('energymesh.ChainConnectorContribution');
 export interface ChainConnectorContribution {
   connectors(): ChainConnector[];
 }
