@@ -36,6 +36,9 @@ export type ErrorCode =
   | 'DUPLICATE_ID'
   | 'BUS_CLOSED'
   | 'LOG_CORRUPT'
+  | 'LOG_LOCKED'
+  | 'LOG_WRITE_FAILED'
+  | 'BUS_OVERRUN'
   | 'INVALID_ARGUMENT'
   | 'SCHEMA_VIOLATION'
   // later layers
