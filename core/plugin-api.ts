@@ -1,0 +1,16 @@
+/**
+ * The public API for plugin authors: `import { ... } from 'energymesh/plugin-api'`.
+ * Re-exports the contribution points, the data model, the error model and the inversify pieces a
+ * plugin needs, so a plugin uses the same inversify copy as the core.
+ */
+import 'reflect-metadata';
+
+export { ContainerModule, inject, injectable } from 'inversify';
+export * from './contributions.ts';
+export type * from './model/telemetry.ts';
+export { EnergyMeshError, isEnergyMeshError, errorMessage } from './errors.ts';
+export type { ErrorCode } from './errors.ts';
+export type { Disposable } from './disposable.ts';
+export type { Logger } from './logging/logger.ts';
+export type { PluginManifest } from './plugins/plugin-manifest.ts';
+export type { JsonSchema } from './config/json-schema.ts';
