@@ -94,7 +94,7 @@ describe('bus durable log', () => {
     const bytes = fs.readFileSync(firstSegment());
     let position = 0;
     for (let i = 0; i < 3; i++) position += 8 + bytes.readUInt32LE(position); // the 4th frame starts here
-    bytes[position + 30] ^= 0xff;
+    bytes[position + 30] = (bytes[position + 30] as number) ^ 0xff;
     fs.writeFileSync(firstSegment(), bytes);
     assert.throws(
       () => open(),
@@ -122,7 +122,7 @@ describe('bus durable log', () => {
     await log.close();
     const second = infos[1]?.file as string;
     const bytes = fs.readFileSync(second);
-    bytes[bytes.length - 3] ^= 0x10; // the last record of a sealed segment
+    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0x10; // the last record of a sealed segment
     fs.writeFileSync(second, bytes);
     assert.throws(() => open({ segmentBytes: 2000 }), (e: unknown) => isEnergyMeshError(e, 'LOG_CORRUPT') && e.details.file === second);
   });

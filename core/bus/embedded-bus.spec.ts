@@ -320,7 +320,7 @@ describe('embedded bus (durable)', () => {
     await bus.stop();
     const segment = path.join(dir, encodeURIComponent(T), '00000000000000000000.seg');
     const bytes = fs.readFileSync(segment);
-    bytes[200] ^= 0x55;
+    bytes[200] = (bytes[200] as number) ^ 0x55;
     fs.writeFileSync(segment, bytes);
     const broken = new EmbeddedBus({ prefix: 'em', durable: { dir, fsync: 'never' } });
     await assert.rejects(broken.start(), (e: unknown) => isEnergyMeshError(e, 'LOG_CORRUPT') && e.details.file === segment);

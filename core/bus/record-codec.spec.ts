@@ -52,7 +52,7 @@ describe('bus record codec', () => {
 
   it('reports a flipped payload bit as a CRC mismatch', () => {
     const frame = encodeFrame({ offset: 0, timestamp: 1, key: 'k', value: 123 });
-    frame[frame.length - 1] ^= 0x01;
+    frame[frame.length - 1] = (frame[frame.length - 1] as number) ^ 0x01;
     const r = decodeFrameAt(frame, 0);
     assert.ok(isFrameProblem(r));
     assert.equal(r.problem, 'crc-mismatch');
