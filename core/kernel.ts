@@ -49,6 +49,7 @@ import type { DeviceEvent, DeviceStatus, TelemetryRecord } from './model/telemet
 import { Pipeline } from './pipeline/pipeline.ts';
 import { SequenceStore } from './pipeline/sequence-store.ts';
 import { SimpleHealthReporter } from './plugins/health-reporter.ts';
+import { registerPluginApiResolver } from './plugins/plugin-api-resolver.ts';
 import type { PluginManifest } from './plugins/plugin-manifest.ts';
 import { DriverRegistry, SinkRegistry } from './registries.ts';
 import { LatestValueStore } from './store/latest-value-store.ts';
@@ -145,6 +146,7 @@ export class Kernel {
 
   /** Loads plugin modules and validates the config sections they contribute. */
   async load(): Promise<void> {
+    registerPluginApiResolver();
     for (const location of this.config.plugins) {
       const runtime = this.newRuntime(location);
       this.plugins.push(runtime);

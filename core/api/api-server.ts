@@ -9,7 +9,7 @@
  */
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { bundleSchema, createSharedAjv, sharedSchema } from '../config/schema-registry.ts';
@@ -52,9 +52,9 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
   const ajv = createSharedAjv();
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
   });
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema as JsonSchema));

@@ -192,6 +192,10 @@ function newPlugin(dir: string, id: string | undefined, io: Io): number {
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown>;
   manifest.id = pluginId;
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  const pkgFile = join(target, 'package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as Record<string, unknown>;
+  pkg.name = `energymesh-plugin-${pluginId.replace(/\./g, '-')}`;
+  writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
   io.out(`created ${pluginId} in ${target}; add { path: ${dir} } to the plugins of your config`);
   return 0;
 }

@@ -4,8 +4,10 @@
  *   - the default export is an inversify ContainerModule binding a ProtocolDriverContribution;
  *   - the contribution gets its validated config from PluginContext and registers a ProtocolDriver;
  *   - the driver hands Samples to ctx.ingest and never throws out of its timers (ctx.guard).
+ * It binds with `toDynamicValue` rather than decorators, so it needs no decorator settings in
+ * whatever TypeScript/JavaScript toolchain the integrator uses (built-in plugins use @inject).
  */
-import { ContainerModule, PluginContext, ProtocolDriverContribution, inject, injectable } from 'energymesh/plugin-api';
+import { ContainerModule, PluginContext, ProtocolDriverContribution } from 'energymesh/plugin-api';
 import type {
   Command,
   CommandResult,
@@ -89,9 +91,8 @@ class TemplateDriver implements ProtocolDriver {
   }
 }
 
-@injectable()
 class TemplateDriverContribution implements ProtocolDriverContribution {
-  constructor(@inject(PluginContext) private readonly ctx: PluginContext<TemplateConfig>) {}
+  constructor(private readonly ctx: PluginContext<TemplateConfig>) {}
 
   registerDrivers(registry: ProtocolDriverRegistry): void {
     registry.register(new TemplateDriver(this.ctx));
@@ -99,6 +100,7 @@ class TemplateDriverContribution implements ProtocolDriverContribution {
 }
 
 export default new ContainerModule(({ bind }) => {
-  bind(TemplateDriverContribution).toSelf().inSingletonScope();
-  bind(ProtocolDriverContribution).toService(TemplateDriverContribution);
+  bind(ProtocolDriverContribution)
+    .toDynamicValue((context) => new TemplateDriverContribution(context.get<PluginContext<TemplateConfig>>(PluginContext)))
+    .inSingletonScope();
 });
