@@ -3,7 +3,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { isEnergyMeshError } from '../../../core/errors.ts';
-import { MmsClient } from '../client/mms-client.ts';
+import type { MmsClient } from '../client/mms-client.ts';
 import type { MmsClientOptions } from '../client/mms-client.ts';
 import type { ConfirmedRequest, ConfirmedResponse, InformationReport } from '../codec/mms-pdu.ts';
 import { MmsServer, MmsServiceError } from '../server/mms-server.ts';
