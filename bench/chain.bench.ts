@@ -1,0 +1,144 @@
+/**
+ * Chain benchmark: sustained ERC-20 transfers per second into the embedded chain, end to end —
+ * raw signed transaction → decode + signature recovery + pool admission → block execution (ethereumjs VM)
+ * → state root, receipts, bloom → one atomic fsynced LevelDB batch per block.
+ *
+ * Variants measure the engine choices recorded in chain/README.md: pure-JS vs native secp256k1 sender
+ * recovery, and block sizes. Run alone with `npx tsx bench/chain.bench.ts` (BENCH_CHAIN_TXS to change N).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createTx } from '@ethereumjs/tx';
+import { createAddressFromPrivateKey, hexToBytes, type PrefixedHexString } from '@ethereumjs/util';
+import type { Common } from '@ethereumjs/common';
+import { Chain } from '../chain/execution/chain.ts';
+import { parseGenesis, WEI_PER_EB } from '../chain/execution/genesis.ts';
+import { compileToken } from '../test/integration/chain/solc.ts';
+
+interface Variant {
+  name: string;
+  nativeCrypto: boolean;
+  txsPerBlock: number;
+  txs: number;
+}
+
+interface Account {
+  key: Uint8Array;
+  address: string;
+  nonce: bigint;
+}
+
+const GWEI = 1_000_000_000n;
+
+function key(i: number): Uint8Array {
+  const k = new Uint8Array(32);
+  new DataView(k.buffer).setUint32(28, i + 1);
+  k[0] = 0x42;
+  return k;
+}
+
+function account(i: number): Account {
+  const k = key(i);
+  return { key: k, address: createAddressFromPrivateKey(k).toString(), nonce: 0n };
+}
+
+function transferData(to: string, amount: bigint): Uint8Array {
+  const hex = 'a9059cbb' + to.slice(2).padStart(64, '0') + amount.toString(16).padStart(64, '0');
+  return hexToBytes(`0x${hex}`);
+}
+
+function sign(common: Common, from: Account, to: string | undefined, data: Uint8Array, gasLimit: bigint): Uint8Array {
+  const tx = createTx(
+    { type: 2, nonce: from.nonce++, to: to as PrefixedHexString | undefined, data, gasLimit, maxFeePerGas: 100n * GWEI, maxPriorityFeePerGas: GWEI, value: 0n },
+    { common },
+  ).sign(from.key);
+  return tx.serialize();
+}
+
+async function drain(chain: Chain, coinbase: string, timestamp: { t: bigint }): Promise<number> {
+  let blocks = 0;
+  while (chain.mempool.size > 0) {
+    timestamp.t += 1n;
+    const { block } = await chain.produceBlock({ timestamp: timestamp.t, coinbase });
+    blocks++;
+    if (block.transactions.length === 0) throw new Error('pool not draining');
+  }
+  return blocks;
+}
+
+/** Runs one variant; returns transfers per second. */
+async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; submitShare: number; blocks: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'empos-bench-'));
+  const senders = Array.from({ length: 200 }, (_, i) => account(i));
+  const deployer = account(1000);
+  const alloc: Record<string, string> = { [deployer.address]: (1_000_000n * WEI_PER_EB).toString() };
+  for (const s of senders) alloc[s.address] = (1000n * WEI_PER_EB).toString();
+  const genesis = parseGenesis({ chainId: 17741, alloc, gasLimit: 1_000_000_000 });
+  const chain = await Chain.open({ dataDir: dir, genesis, nativeCrypto: v.nativeCrypto, maxTxsPerBlock: v.txsPerBlock });
+  const ts = { t: BigInt(Math.floor(Date.now() / 1000)) };
+  try {
+    // Setup (not timed): deploy the token and give every sender a balance.
+    const ctor = bytecode + (10n ** 30n).toString(16).padStart(64, '0');
+    const deployHash = await chain.submitRawTransaction(sign(chain.common, deployer, undefined, hexToBytes(ctor as `0x${string}`), 2_000_000n));
+    await drain(chain, deployer.address, ts);
+    const deployed = await chain.getTransaction(deployHash);
+    const receipts = await chain.getReceipts(deployed!.block!.number);
+    const token = receipts[deployed!.block!.index]!.contractAddress!;
+    for (const s of senders) await chain.submitRawTransaction(sign(chain.common, deployer, token, transferData(s.address, 10n ** 24n), 100_000n));
+    await drain(chain, deployer.address, ts);
+
+    // Pre-sign the measured transfers (signing is the wallets' work, not the chain's).
+    const raws: Uint8Array[] = [];
+    for (let i = 0; i < v.txs; i++) {
+      const from = senders[i % senders.length]!;
+      const to = account(5000 + i).address; // fresh recipients: every transfer writes a new storage slot
+      raws.push(sign(chain.common, from, token, transferData(to, 1n), 60_000n));
+    }
+
+    let submitMs = 0;
+    let blocks = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < raws.length; i += v.txsPerBlock) {
+      const s0 = performance.now();
+      for (const raw of raws.slice(i, i + v.txsPerBlock)) await chain.submitRawTransaction(raw);
+      submitMs += performance.now() - s0;
+      blocks += await drain(chain, deployer.address, ts);
+    }
+    const ms = performance.now() - t0;
+    // Sanity: the last transfer landed.
+    const last = await chain.getStorageAt(token, new Uint8Array(32));
+    if (last.length !== 32) throw new Error('unexpected storage read');
+    return { tps: (v.txs * 1000) / ms, submitShare: submitMs / ms, blocks };
+  } finally {
+    await chain.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<void> {
+  const { bytecode } = compileToken();
+  const n = Number(process.env.BENCH_CHAIN_TXS ?? 4000);
+  const variants: Variant[] = [
+    { name: 'pure-JS secp256k1, 500 tx/block', nativeCrypto: false, txsPerBlock: 500, txs: Math.min(n, 1500) },
+    { name: 'native secp256k1, 100 tx/block', nativeCrypto: true, txsPerBlock: 100, txs: n },
+    { name: 'native secp256k1, 500 tx/block', nativeCrypto: true, txsPerBlock: 500, txs: n },
+    { name: 'native secp256k1, 2000 tx/block', nativeCrypto: true, txsPerBlock: 2000, txs: n },
+  ];
+  console.log('chain: sustained ERC-20 transfers into the embedded chain (submit → execute → commit, fsync per block)');
+  for (const v of variants) {
+    const r = await runVariant(v, bytecode);
+    console.log(
+      `  ${v.name.padEnd(34)} ${r.tps.toFixed(0).padStart(6)} tx/s  (${v.txs} txs, ${r.blocks} blocks, ` +
+        `${(r.submitShare * 100).toFixed(0)} % in admission)`,
+    );
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  run().catch((e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
