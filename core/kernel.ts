@@ -333,6 +333,8 @@ export class Kernel {
       await this.bus.subscribe<TelemetryRecord>(topicName(this.bus.prefix, 'telemetry'), { group: `sink.${sink.id}`, fromBeginning: true }, async (batch) => {
         try {
           await sink.write(batch.map((m) => m.value));
+          const h = p.health.current();
+          if (h.state === 'degraded' && h.reason?.startsWith(`sink ${sink.id}:`)) p.health.up(); // recovered
         } catch (e) {
           this.pluginFault(p, `sink ${sink.id}`, e);
           throw e; // redelivered by the bus

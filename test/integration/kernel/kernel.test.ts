@@ -163,4 +163,21 @@ describe('kernel', () => {
     await k2.pipeline.ingest([good]);
     await until('record after restart', () => (k2.latest.get('d', 'p')?.seq ?? 0) > last1);
   });
+
+  it('feeds telemetry sinks from the bus and redelivers a batch the sink failed to write', async () => {
+    const sinkModule = (await import('../../fixtures/plugins/memory-sink/index.ts')) as { received: TelemetryRecord[]; attempts: { count: number } };
+    sinkModule.received.length = 0;
+    sinkModule.attempts.count = 0;
+    const k = make([{ path: 'plugins/memory-sink', config: { failFirst: 2 } }]);
+    await k.load();
+    await k.start();
+    const good = { deviceId: 'm', pointId: 'p', ts: 1, value: 1, quality: { status: 'good' as const, flags: [] }, protocol: 't' };
+    await k.pipeline.ingest([good, { ...good, value: 2 }, { ...good, value: 3 }]);
+    await until('sink received all after two failures', () => sinkModule.received.length >= 3);
+    assert.deepEqual(sinkModule.received.map((r) => r.value), [1, 2, 3]);
+    assert.ok(sinkModule.attempts.count >= 3);
+    assert.equal(k.plugins[0]?.health.current().state, 'up', 'the plugin is up again once the sink writes');
+    const metrics = await k.metrics.registry.getSingleMetricAsString('energymesh_errors_total');
+    assert.match(metrics, /energymesh_errors_total\{plugin="test\.memory-sink",device="",code="PLUGIN_FAILED"\} 2/);
+  });
 });
