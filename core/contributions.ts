@@ -205,6 +205,28 @@ export interface CliCommandsContribution {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Bus implementations
+
+export interface BusFactoryOptions {
+  /** Topic prefix from `bus.prefix`. */
+  prefix: string;
+  /** The instance's data dir (for spools). */
+  dataDir: string;
+  logger: Logger;
+}
+
+/** Creates a bus of one kind (`bus.kind` in the config selects it); the plugin's config is its own. */
+export interface BusFactory {
+  readonly kind: string;
+  create(options: BusFactoryOptions): Bus;
+}
+
+export const BusContribution = Symbol.for('energymesh.BusContribution');
+export interface BusContribution {
+  busFactories(): BusFactory[];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Ready for later layers
 
 /** A stage of the compliance pipeline; see compliance/. Returns the records to pass on. */

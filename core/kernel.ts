@@ -19,6 +19,7 @@ import { CommandService } from './commands/command-service.ts';
 import { validateSections } from './config/config-loader.ts';
 import type { LoadedConfig, ResolvedPlugin } from './config/config-loader.ts';
 import {
+  BusContribution,
   ChainConnectorContribution,
   CliCommandsContribution,
   ComplianceModuleContribution,
@@ -31,6 +32,7 @@ import {
   TelemetrySinkContribution,
 } from './contributions.ts';
 import type {
+  BusFactory,
   ChainConnector,
   CliCommandDefinition,
   ComplianceStage,
@@ -83,9 +85,10 @@ export class Kernel {
   readonly latest = new LatestValueStore();
   readonly metrics: KernelMetrics;
   readonly logger: Logger;
-  readonly bus: Bus;
-  readonly pipeline: Pipeline;
-  readonly commands: CommandService;
+  /** Created by `load()` (a bus plugin may provide it). */
+  bus!: Bus;
+  pipeline!: Pipeline;
+  commands!: CommandService;
   readonly plugins: PluginRuntime[] = [];
   readonly complianceStages: ComplianceStage[] = [];
   readonly chainConnectors: ChainConnector[] = [];
@@ -104,10 +107,21 @@ export class Kernel {
     this.logger = options.logger ?? silentLogger();
     this.metrics = new KernelMetrics({ defaultMetrics: options.defaultMetrics ?? true });
     this.stepTimeoutMs = options.stepTimeoutMs ?? 15_000;
+    mkdirSync(config.core.dataDir, { recursive: true });
+    this.sequences = new SequenceStore(join(config.core.dataDir, 'pipeline', 'sequences.json'));
     const core = config.core;
-    mkdirSync(core.dataDir, { recursive: true });
-    this.bus = this.createBus();
-    this.sequences = new SequenceStore(join(core.dataDir, 'pipeline', 'sequences.json'));
+    this.root.bind<CoreServices>(CoreServices).toDynamicValue(() => ({
+      bus: this.bus,
+      ingest: this.pipeline,
+      siteId: core.site.id,
+      dataDir: core.dataDir,
+    }));
+  }
+
+  /** The bus, the pipeline and the command service, once the bus kind's factory is known. */
+  private createCoreServices(factories: readonly BusFactory[]): void {
+    const core = this.config.core;
+    this.bus = this.createBus(factories);
     this.pipeline = new Pipeline({
       bus: this.bus,
       sequences: this.sequences,
@@ -122,18 +136,19 @@ export class Kernel {
       logger: this.logger.child({ component: 'commands' }),
       onResult: (r) => this.metrics.commands.inc({ status: r.status }),
     });
-    this.root.bind<CoreServices>(CoreServices).toConstantValue({
-      bus: this.bus,
-      ingest: this.pipeline,
-      siteId: core.site.id,
-      dataDir: core.dataDir,
-    });
   }
 
-  private createBus(): Bus {
+  private createBus(factories: readonly BusFactory[]): Bus {
     const b = this.config.core.bus;
     if (b.kind !== 'embedded') {
-      throw new EnergyMeshError('CONFIG_INVALID', `bus.kind ${b.kind} is not available (this build has: embedded)`, { details: { path: '/bus/kind' } });
+      const factory = factories.find((f) => f.kind === b.kind);
+      if (!factory) {
+        const kinds = ['embedded', ...factories.map((f) => f.kind)].join(', ');
+        throw new EnergyMeshError('CONFIG_INVALID', `${this.config.source.file}: /bus/kind: no enabled plugin provides a bus of kind ${b.kind} (available: ${kinds})`, {
+          details: { path: '/bus/kind' },
+        });
+      }
+      return factory.create({ prefix: b.prefix, dataDir: this.config.core.dataDir, logger: this.logger.child({ component: 'bus', kind: b.kind }) });
     }
     return new EmbeddedBus({
       prefix: b.prefix,
@@ -170,13 +185,15 @@ export class Kernel {
     const sections: ConfigSection[] = [];
     for (const p of this.plugins) sections.push(...this.contributions<ConfigSchemaContribution>(p, ConfigSchemaContribution).flatMap((c) => c.configSections()));
     validateSections(this.config, sections);
+    const factories = this.plugins.flatMap((p) => this.contributions<BusContribution>(p, BusContribution).flatMap((c) => c.busFactories()));
+    this.createCoreServices(factories);
   }
 
   /** Starts the bus, the core consumers and every plugin in dependency order. */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new EnergyMeshError('INVALID_ARGUMENT', `kernel cannot start from state ${this.state}`);
     this.state = 'starting';
-    if (this.plugins.length === 0 && this.config.plugins.length > 0) await this.load();
+    if (!this.bus) await this.load();
     await this.bus.start();
     this.subscriptions.push(
       await this.bus.subscribe<TelemetryRecord>(topicName(this.bus.prefix, 'telemetry'), { group: 'core.latest-values', maxBatch: 5000 }, (batch) => {
@@ -203,6 +220,10 @@ export class Kernel {
     this.state = 'stopping';
     clearInterval(this.flushTimer);
     for (const p of [...this.plugins].reverse()) await this.stopPlugin(p);
+    if (!this.bus) {
+      this.state = 'stopped';
+      return;
+    }
     await this.pipeline.drain().catch(() => undefined);
     for (const s of this.subscriptions.splice(0)) await s.close().catch((e: unknown) => this.logger.warn({ err: errorMessage(e) }, 'closing a subscription failed'));
     this.flushSequences();

@@ -180,4 +180,18 @@ describe('kernel', () => {
     const metrics = await k.metrics.registry.getSingleMetricAsString('energymesh_errors_total');
     assert.match(metrics, /energymesh_errors_total\{plugin="test\.memory-sink",device="",code="PLUGIN_FAILED"\} 2/);
   });
+
+  it('uses the bus kind a bus plugin provides, and names the available kinds for an unknown one', async () => {
+    const mod = (await import('../../fixtures/plugins/custom-bus/index.ts')) as { published: { count: number } };
+    const k = make([{ path: 'plugins/custom-bus' }], { bus: { kind: 'counting' } });
+    await k.load();
+    await k.start();
+    assert.equal(k.bus.kind, 'counting');
+    const before = mod.published.count;
+    await k.pipeline.ingest([{ deviceId: 'd', pointId: 'p', ts: 1, value: 1, quality: { status: 'good', flags: [] }, protocol: 't' }]);
+    assert.equal(mod.published.count, before + 1);
+    await k.stop();
+    const k2 = make([{ path: 'plugins/custom-bus' }], { bus: { kind: 'kafka' } });
+    await assert.rejects(k2.load(), /\/bus\/kind: no enabled plugin provides a bus of kind kafka \(available: embedded, counting\)/);
+  });
 });
