@@ -58,7 +58,7 @@ describe('DNP3 codec units', () => {
     const good = frame(hex('c0c0013c0106'));
     assert.throws(() => decodeLinkFrame(good.subarray(0, 12)), (e) => isEnergyMeshError(e, 'FRAME_TRUNCATED'));
     const bad = good.slice();
-    bad[bad.length - 1] ^= 0x10;
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 0x10;
     assert.throws(() => decodeLinkFrame(bad), (e) => isEnergyMeshError(e, 'CRC_MISMATCH'));
     assert.throws(() => frame(new Uint8Array(251)), (e) => isEnergyMeshError(e, 'FRAME_TOO_LONG'));
   });
