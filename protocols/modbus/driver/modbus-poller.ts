@@ -415,6 +415,8 @@ export class ModbusPoller {
       if (g.running) g.overruns++;
       return;
     }
+    // Before the first connection attempt has finished there is nothing to report yet.
+    if (!dev.session.isOpen && dev.session.lastError === undefined) return;
     g.running = true;
     try {
       await this.pollOnce(dev, g);

@@ -12,7 +12,10 @@
  *     garbage (FRAME_MALFORMED); for RTU framing we cap its buffer and report garbled answers;
  *   - it trusts the byte count of read responses: we check it against the request (FRAME_MALFORMED),
  *     and the echo of write responses (UNEXPECTED_RESPONSE);
- *   - it emits `error` events that crash a process with no listener: we always listen.
+ *   - it emits `error` events that crash a process with no listener: we always listen;
+ *   - its RTU-over-TCP port (TelnetPort) clears the expected unit/function/length after emitting a frame,
+ *     so a request written synchronously from the response callback is never matched: we send the
+ *     next request from a microtask.
  *
  * Policy: requests are queued (FIFO, `maxInFlight` at once on TCP, one on RTU); a unit id that times out is
  * suspended with exponential back-off, so a dead device behind a gateway costs one probe per back-off period
@@ -204,6 +207,11 @@ export class ModbusSession {
 
   get isOpen(): boolean {
     return this.stateValue === 'open';
+  }
+
+  /** Why the connection is not open (undefined before the first attempt has finished, or while open). */
+  get lastError(): EnergyMeshError | undefined {
+    return this.stateValue === 'open' ? undefined : this.closeReason;
   }
 
   /** Called on every state change (`open`, `connecting` after a loss with the reason, `stopped`). */
@@ -443,7 +451,20 @@ export class ModbusSession {
       this.stats.errors++;
       op.reject(error);
     } else op.resolve(value);
-    this.pump();
+    // Not synchronously: we are inside modbus-serial's 'data' emit, and its TelnetPort resets the
+    // expected unit/function/length *after* the emit returns, which would wipe the next request's.
+    this.schedulePump();
+  }
+
+  private pumpScheduled = false;
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   private validate(op: Op, res: ReadResult | undefined): Buffer | undefined {
@@ -761,7 +782,7 @@ export class ModbusSession {
           details: { connection: this.key, unitId: oldest.unitId, expectedTransactionId: oldest.tid, receivedTransactionId: tid },
         }),
       );
-      queueMicrotask(() => this.pump());
+      this.schedulePump();
     }
   }
 
