@@ -18,6 +18,7 @@ import type {
 import type { JsonSchema } from './config/json-schema.ts';
 import type { PluginManifest } from './plugins/plugin-manifest.ts';
 import type { Bus } from './bus/bus.ts';
+import type { ComplianceModule } from './compliance/compliance-module.ts';
 
 // ---------------------------------------------------------------------------------------------
 // What every plugin gets
@@ -170,6 +171,8 @@ export interface HttpRouter {
 }
 
 export interface HttpRequestView {
+  /** Who made the request (token id and name, or anonymous). */
+  principal: { id: string; name: string; role: string };
   params: Record<string, string>;
   query: Record<string, unknown>;
   body: unknown;
@@ -180,6 +183,8 @@ export interface HttpRouteDefinition {
   /** Path below `/api/v1/plugins/<pluginId>/`, or absolute when it starts with `/`. */
   path: string;
   summary: string;
+  /** Role required (default: viewer for GET, operator otherwise). */
+  role?: 'viewer' | 'operator' | 'compliance-officer' | 'admin';
   /** JSON Schemas; the server validates requests and documents the route in OpenAPI. */
   schema?: { body?: JsonSchema; querystring?: JsonSchema; params?: JsonSchema; response?: Record<number, JsonSchema> };
   handler(request: HttpRequestView): Promise<unknown> | unknown;
@@ -229,15 +234,28 @@ export interface BusContribution {
 // ---------------------------------------------------------------------------------------------
 // Ready for later layers
 
-/** A stage of the compliance pipeline; see compliance/. Returns the records to pass on. */
+/**
+ * A stage of the telemetry pipeline (core/compliance/ComplianceManager.stage() is the one that
+ * applies the active compliance modules). Returns the records to pass on; it may reuse the array.
+ */
 export interface ComplianceStage {
   readonly id: string;
   process(records: TelemetryRecord[]): TelemetryRecord[] | Promise<TelemetryRecord[]>;
 }
 
+export type * from './compliance/compliance-module.ts';
+
+/**
+ * Compliance plugins contribute modules (core/compliance/compliance-module.ts); the
+ * ComplianceManager decides which are active and applies them.
+ */
 export const ComplianceModuleContribution = Symbol.for('energymesh.ComplianceModuleContribution');
 export interface ComplianceModuleContribution {
-  readonly jurisdiction: string;
+  complianceModules(): ComplianceModule[];
+  /**
+   * Transitional: extra pipeline stages applied whatever the active set. Compliance plugins return
+   * [] (their rules run through ComplianceManager.stage()); kept until the kernel wires the manager.
+   */
   stages(): ComplianceStage[];
 }
 

@@ -10,7 +10,10 @@
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { roleAllows } from '../auth/roles.ts';
+import type { Principal, Role } from '../auth/roles.ts';
+import type { TokenStore } from '../auth/token-store.ts';
 import type { WebSocket } from 'ws';
 import { bundleSchema, createSharedAjv, sharedSchema } from '../config/schema-registry.ts';
 import type { JsonSchema } from '../config/json-schema.ts';
@@ -27,7 +30,24 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Largest amount of unsent data a WebSocket client may lag behind before records are skipped. */
   wsMaxBufferedBytes?: number;
+  /** Bearer-token authentication; absent = every request is admin (isolated test benches only). */
+  auth?: { tokens: TokenStore; anonymousRole: 'none' | 'viewer' };
+  /** Told about every refused request (the audit log listens here). */
+  onDenied?: (denial: { principal?: Principal; method: string; url: string; required: Role; reason: string }) => void;
 }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Role a route requires (default viewer). */
+    role?: Role;
+  }
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const ADMIN: Principal = Object.freeze({ id: 'local', name: 'auth disabled', role: 'admin' });
+const ANONYMOUS_VIEWER: Principal = Object.freeze({ id: 'anonymous', name: 'anonymous', role: 'viewer' });
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
@@ -64,10 +84,30 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
     void reply.code(404).send({ error: { code: 'INVALID_ARGUMENT', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: {} } });
   });
 
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (request, reply) => {
+    const required = request.routeOptions.config?.role ?? 'viewer';
+    const verdict = authenticate(request, options.auth);
+    if ('principal' in verdict && roleAllows(verdict.principal.role, required)) {
+      request.principal = verdict.principal;
+      return;
+    }
+    const principal = 'principal' in verdict ? verdict.principal : undefined;
+    const reason = 'principal' in verdict ? `role ${verdict.principal.role} may not do what needs ${required}` : verdict.reason;
+    const status = principal ? 403 : 401;
+    request.log.warn({ principal: principal?.id, method: request.method, url: request.url.split('?')[0], required, reason }, 'request refused');
+    kernel.metrics.authDenied.inc({ reason: status === 401 ? 'unauthenticated' : 'forbidden' });
+    options.onDenied?.({ ...(principal ? { principal } : {}), method: request.method, url: request.url.split('?')[0] ?? '', required, reason });
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="energymesh"');
+    await reply.code(status).send({ error: { code: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: reason, details: { required } } });
+  });
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'EnergyMesh API', version: '1', description: 'Devices, points, live values, commands and plugin health of an EnergyMesh instance.' },
+      info: { title: 'EnergyMesh API', version: '1', description: 'Devices, points, live values, commands and plugin health of an EnergyMesh instance. Send `Authorization: Bearer <token>`; each operation names the role it needs.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
     },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
@@ -144,6 +184,7 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
   app.post<{ Body: CommandRequest }>(
     '/api/v1/commands',
     {
+      config: { role: 'operator' },
       schema: {
         summary: 'Send a command (setpoint, coil, control) and wait for its outcome',
         tags: ['commands'],
@@ -151,7 +192,7 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
         response: { 200: commandResult, 400: errorSchema },
       },
     },
-    (request) => kernel.commands.execute(request.body, 'api'),
+    (request) => kernel.commands.execute(request.body, `${request.principal.name} (${request.principal.id})`),
   );
 
   app.get<{ Querystring: { limit: number } }>(
@@ -184,6 +225,39 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
     },
   );
 
+  if (options.auth) {
+    const tokens = options.auth.tokens;
+    app.get('/api/v1/tokens', { config: { role: 'admin' }, schema: { summary: 'API tokens (no secrets)', tags: ['auth'] } }, () => tokens.list());
+    app.post<{ Body: { name: string; role: Role } }>(
+      '/api/v1/tokens',
+      {
+        config: { role: 'admin' },
+        schema: {
+          summary: 'Create an API token; the clear token is in this response only',
+          tags: ['auth'],
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'role'],
+            properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, role: { enum: ['viewer', 'operator', 'compliance-officer', 'admin'] } },
+          },
+        },
+      },
+      (request) => tokens.create(request.body.name, request.body.role),
+    );
+    app.delete<{ Params: { id: string } }>(
+      '/api/v1/tokens/:id',
+      {
+        config: { role: 'admin' },
+        schema: { summary: 'Revoke an API token', tags: ['auth'], params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[a-f0-9]{12}$' } } } },
+      },
+      (request) => {
+        tokens.revoke(request.params.id);
+        return { revoked: request.params.id };
+      },
+    );
+  }
+
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'] } }, async (_request, reply) => {
     void reply.header('content-type', kernel.metrics.registry.contentType);
     return kernel.metrics.registry.metrics();
@@ -200,14 +274,40 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
     app.route({
       method: route.method,
       url,
+      config: { role: route.role ?? (route.method === 'GET' ? 'viewer' : 'operator') },
       schema: { summary: route.summary, tags: [pluginId], ...(route.schema ?? {}) },
       handler: (request) =>
-        route.handler({ params: request.params as Record<string, string>, query: request.query as Record<string, unknown>, body: request.body }),
+        route.handler({
+          principal: request.principal,
+          params: request.params as Record<string, string>,
+          query: request.query as Record<string, unknown>,
+          body: request.body,
+        }),
     });
   }
 
   await app.ready();
   return app;
+}
+
+/** Who is calling: a bearer token (header, or `?access_token=` for browsers' WebSockets), or anonymous. */
+function authenticate(request: FastifyRequest, auth: ApiServerOptions['auth']): { principal: Principal } | { reason: string } {
+  if (!auth) return { principal: ADMIN };
+  const header = request.headers.authorization;
+  let token: string | undefined;
+  if (typeof header === 'string') {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) return { reason: 'the Authorization header must read "Bearer <token>"' };
+    token = m[1];
+  } else {
+    const q = (request.query as Record<string, unknown> | undefined)?.access_token;
+    if (typeof q === 'string' && request.url.startsWith('/api/v1/stream')) token = q;
+  }
+  if (token === undefined) {
+    return auth.anonymousRole === 'viewer' ? { principal: ANONYMOUS_VIEWER } : { reason: 'no API token: send "Authorization: Bearer <token>" (energymesh tokens create)' };
+  }
+  const principal = auth.tokens.authenticate(token);
+  return principal ? { principal } : { reason: 'unknown, revoked or malformed API token' };
 }
 
 function devices(kernel: Kernel): { deviceId: string; protocol: string; driver: string; description?: string; points: number; status: string; reason?: string }[] {

@@ -9,7 +9,9 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/config-loader.ts';
 import { readConfigFile, redactSecrets } from '../config/config-file.ts';
 import { errorMessage, isEnergyMeshError } from '../errors.ts';
-import { startInstance } from '../instance.ts';
+import { startInstance, tokensFile } from '../instance.ts';
+import { TokenStore } from '../auth/token-store.ts';
+import { isRole } from '../auth/roles.ts';
 import { Kernel } from '../kernel.ts';
 import { createLogger, silentLogger } from '../logging/logger.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
@@ -59,6 +61,42 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
       exitCode = listPlugins(opts, io);
     });
 
+  const tokens = program.command('tokens').description('API tokens (run on the EnergyMesh machine: it edits the token file directly)');
+  tokens
+    .command('create')
+    .requiredOption('--name <name>', 'who or what the token is for')
+    .requiredOption('--role <role>', 'viewer | operator | compliance-officer | admin')
+    .option('-c, --config <file>', 'config file', process.env.ENERGYMESH_CONFIG ?? DEFAULT_CONFIG)
+    .description('create a token; it is printed once')
+    .action((opts: { name: string; role: string; config: string }) => {
+      exitCode = withTokens(opts.config, io, (store) => {
+        if (!isRole(opts.role)) throw new Error(`unknown role ${opts.role}; roles are viewer, operator, compliance-officer, admin`);
+        const c = store.create(opts.name, opts.role);
+        io.out(c.token);
+        io.err(`created token ${c.record.id} (${c.record.role}) for ${c.record.name}; it is shown only now`);
+      });
+    });
+  tokens
+    .command('list')
+    .option('-c, --config <file>', 'config file', process.env.ENERGYMESH_CONFIG ?? DEFAULT_CONFIG)
+    .description('list tokens (never their secrets)')
+    .action((opts: { config: string }) => {
+      exitCode = withTokens(opts.config, io, (store) => {
+        for (const t of store.list()) io.out(`${t.id}  ${t.role.padEnd(18)} ${t.revokedAt ? `revoked ${t.revokedAt}` : 'active'.padEnd(32)}  ${t.name}`);
+      });
+    });
+  tokens
+    .command('revoke')
+    .argument('<id>', 'token id (from tokens list)')
+    .option('-c, --config <file>', 'config file', process.env.ENERGYMESH_CONFIG ?? DEFAULT_CONFIG)
+    .description('revoke a token (takes effect at once, also for a running instance)')
+    .action((id: string, opts: { config: string }) => {
+      exitCode = withTokens(opts.config, io, (store) => {
+        store.revoke(id);
+        io.out(`revoked ${id}`);
+      });
+    });
+
   const plugin = program.command('plugin').description('plugin development');
   plugin
     .command('new')
@@ -82,6 +120,16 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
     return 1;
   }
   return exitCode;
+}
+
+function withTokens(configFile: string, io: Io, fn: (store: TokenStore) => void): number {
+  try {
+    fn(new TokenStore(tokensFile(loadConfig(readConfigFile(configFile)))));
+    return 0;
+  } catch (e) {
+    io.err(`energymesh: ${errorMessage(e)}`);
+    return 1;
+  }
 }
 
 async function start(file: string, io: Io, waitForSignal: boolean): Promise<number> {
@@ -112,6 +160,13 @@ async function start(file: string, io: Io, waitForSignal: boolean): Promise<numb
       `  live stream: ${instance.url.replace('http', 'ws')}/api/v1/stream`,
       `  OpenAPI:     ${instance.url}/api/v1/openapi.json`,
       `  metrics:     ${instance.url}/metrics`,
+    );
+  }
+  if (instance.initialAdminToken) {
+    lines.push(
+      `  first admin API token (shown once; also in ${instance.initialAdminToken.file}):`,
+      `      ${instance.initialAdminToken.token}`,
+      '  create more with: energymesh tokens create --name NAME --role viewer|operator|compliance-officer|admin',
     );
   }
   lines.push('  stop with Ctrl-C', '');

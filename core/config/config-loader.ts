@@ -31,7 +31,7 @@ export interface CoreConfig {
     fsyncIntervalMs: number;
     retentionBytes: number;
   };
-  api: { enabled: boolean; host: string; port: number; bodyLimitBytes: number };
+  api: { enabled: boolean; host: string; port: number; bodyLimitBytes: number; auth: { enabled: boolean; anonymousRole: 'none' | 'viewer'; tokensFile?: string } };
   plugins: PluginEntry[];
 }
 

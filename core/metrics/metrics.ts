@@ -13,6 +13,7 @@ export class KernelMetrics {
   readonly pluginHealth: Gauge<'plugin'>;
   readonly devicesOnline: Gauge<'plugin'>;
   readonly commands: Counter<'status'>;
+  readonly authDenied: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -31,5 +32,6 @@ export class KernelMetrics {
     this.pluginHealth = new Gauge({ name: 'energymesh_plugin_health', help: 'Plugin health: 2 up, 1 degraded, 0 down', labelNames: ['plugin'], registers });
     this.devicesOnline = new Gauge({ name: 'energymesh_devices_online', help: 'Devices online per plugin', labelNames: ['plugin'], registers });
     this.commands = new Counter({ name: 'energymesh_commands_total', help: 'Commands by outcome', labelNames: ['status'], registers });
+    this.authDenied = new Counter({ name: 'energymesh_auth_denied_total', help: 'API requests refused (unauthenticated or forbidden)', labelNames: ['reason'], registers });
   }
 }

@@ -59,7 +59,7 @@ describe('energymesh start: kill -9 and restart', function () {
       [
         `dataDir: ${join(dir, 'data')}`,
         'bus: { durable: true, fsync: interval, fsyncIntervalMs: 50 }',
-        'api: { port: 0 }',
+        'api: { port: 0, auth: { anonymousRole: viewer } }',
         'plugins:',
         `  - path: ${join(PACKAGE_ROOT, 'examples', 'plugin-template')}`,
         '    config:',

@@ -23,6 +23,12 @@ describe('API', () => {
   let dir: string;
   let instance: Instance;
   let url: string;
+  let admin: string;
+  let operator: string;
+  let viewer: string;
+  const auth = (token: string): { headers: Record<string, string> } => ({ headers: { authorization: `Bearer ${token}` } });
+  const fetch = (input: string, init: RequestInit = {}): Promise<Response> =>
+    globalThis.fetch(input, { ...init, headers: { authorization: `Bearer ${viewer}`, ...(init.headers as Record<string, string> | undefined) } });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'em-api-'));
@@ -38,6 +44,19 @@ describe('API', () => {
       { defaultMetrics: false },
     );
     url = instance.url as string;
+    admin = instance.initialAdminToken?.token as string;
+    assert.ok(admin, 'a first admin token is created when none exists');
+    const mk = async (role: string) => {
+      const res = await globalThis.fetch(`${url}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `test ${role}`, role }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    operator = await mk('operator');
+    viewer = await mk('viewer');
     await until('first values', () => instance.kernel.latest.size() >= 4);
   });
 
@@ -77,19 +96,21 @@ describe('API', () => {
   it('executes a command and returns its result, which can be fetched again', async () => {
     const res = await fetch(`${url}/api/v1/commands`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth(operator).headers },
       body: JSON.stringify({ deviceId: 'gen-1', pointId: 'offset', value: 42 }),
     });
     assert.equal(res.status, 200);
     const result = (await res.json()) as CommandResult;
     assert.equal(result.status, 'succeeded');
+    assert.match(instance.kernel.commands.recent(1)[0]?.commandId ?? '', /./);
     const again = (await (await fetch(`${url}/api/v1/commands/${result.commandId}`)).json()) as CommandResult;
     assert.equal(again.status, 'succeeded');
     await until('offset visible', () => instance.kernel.latest.get('gen-1', 'offset')?.value === 42);
   });
 
   it('answers hostile input with clear errors and keeps serving', async () => {
-    const post = (body: string, type = 'application/json') => fetch(`${url}/api/v1/commands`, { method: 'POST', headers: { 'content-type': type }, body });
+    const post = (body: string, type = 'application/json') =>
+      fetch(`${url}/api/v1/commands`, { method: 'POST', headers: { 'content-type': type, ...auth(operator).headers }, body });
     const huge = await post(JSON.stringify({ deviceId: 'gen-1', pointId: 'offset', value: 'x'.repeat(10_000) }));
     assert.equal(huge.status, 413);
     const badJson = await post('{"deviceId": ');
@@ -128,7 +149,7 @@ describe('API', () => {
   });
 
   it('streams live values over WebSocket with a device filter, and survives junk messages', async () => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/stream`);
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/api/v1/stream?access_token=${viewer}`);
     const messages: { type: string; records?: TelemetryRecord[] }[] = [];
     ws.on('message', (d) => messages.push(JSON.parse(String(d)) as { type: string }));
     await new Promise((r, j) => {
@@ -146,5 +167,29 @@ describe('API', () => {
     assert.ok(after.every((m) => m.records?.every((r) => r.deviceId === 'gen-2')), 'only the subscribed device');
     ws.close();
     await new Promise((r) => ws.once('close', r));
+  });
+
+  it('checks roles: no token 401, viewer may not command 403, revoked token 401, only admin manages tokens', async () => {
+    const none = await globalThis.fetch(`${url}/api/v1/devices`);
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate') ?? '', /Bearer/);
+    const garbled = await globalThis.fetch(`${url}/api/v1/devices`, { headers: { authorization: 'Basic abc' } });
+    assert.equal(garbled.status, 401);
+    const cmd = { method: 'POST', headers: { 'content-type': 'application/json', ...auth(viewer).headers }, body: JSON.stringify({ deviceId: 'gen-1', pointId: 'offset', value: 1 }) };
+    const forbidden = await globalThis.fetch(`${url}/api/v1/commands`, cmd);
+    assert.equal(forbidden.status, 403);
+    assert.equal(((await forbidden.json()) as { error: { code: string } }).error.code, 'FORBIDDEN');
+    const listByOperator = await globalThis.fetch(`${url}/api/v1/tokens`, auth(operator));
+    assert.equal(listByOperator.status, 403);
+    const list = (await (await globalThis.fetch(`${url}/api/v1/tokens`, auth(admin))).json()) as { id: string; name: string }[];
+    assert.ok(list.every((t) => !JSON.stringify(t).includes('hash')), 'no hashes leave the server');
+    const victim = list.find((t) => t.name === 'test viewer');
+    const del = await globalThis.fetch(`${url}/api/v1/tokens/${victim?.id}`, { method: 'DELETE', ...auth(admin) });
+    assert.equal(del.status, 200);
+    const revoked = await globalThis.fetch(`${url}/api/v1/devices`, auth(viewer));
+    assert.equal(revoked.status, 401);
+    const metrics = await (await globalThis.fetch(`${url}/metrics`, auth(admin))).text();
+    assert.match(metrics, /energymesh_auth_denied_total\{reason="forbidden"\} [1-9]/);
+    viewer = operator; // later tests (none) would use a live token
   });
 });

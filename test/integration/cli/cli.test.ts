@@ -86,4 +86,26 @@ describe('energymesh CLI', () => {
       assert.equal((await cli('plugin', 'new', join(dir, 'acme'))).code, 1);
     });
   });
+
+  it('tokens create, list and revoke edit the token file of a config', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'em-cli-tokens-'));
+    try {
+      const cfg = join(dir, 'c.yaml');
+      writeFileSync(cfg, `dataDir: ${join(dir, 'data')}\n`);
+      const created = await cli('tokens', 'create', '--name', 'scada', '--role', 'operator', '--config', cfg);
+      assert.equal(created.code, 0, created.err);
+      assert.match(created.out, /^em_[a-f0-9]{12}_/);
+      const id = /^em_([a-f0-9]{12})_/.exec(created.out)?.[1] as string;
+      const listed = await cli('tokens', 'list', '--config', cfg);
+      assert.match(listed.out, new RegExp(`${id}\\s+operator\\s+active\\s+scada`));
+      assert.ok(!listed.out.includes(created.out.trim()), 'list never shows a secret');
+      assert.equal((await cli('tokens', 'revoke', id, '--config', cfg)).code, 0);
+      assert.match((await cli('tokens', 'list', '--config', cfg)).out, /revoked/);
+      const bad = await cli('tokens', 'create', '--name', 'x', '--role', 'root', '--config', cfg);
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /unknown role root/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
