@@ -192,6 +192,11 @@ export class MasterSession implements Disposable {
     return this.stateValue;
   }
 
+  /** True while a request runs or waits in the queue. */
+  get busy(): boolean {
+    return this.running || this.queue.length > 0;
+  }
+
   /** The IIN of the last response received. */
   get iin(): Iin {
     return this.lastIin;
