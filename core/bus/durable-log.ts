@@ -34,7 +34,6 @@ import {
 import type { FrameInfo, FrameProblem, StoredRecord } from './record-codec.ts';
 
 const fdatasyncAsync = promisify(fs.fdatasync);
-const fsyncAsync = promisify(fs.fsync);
 const closeAsync = promisify(fs.close);
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -431,16 +430,6 @@ function fsyncDir(dir: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-/** Fsyncs a directory so created, renamed and deleted entries are durable. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const fd = await fs.promises.open(dir, 'r');
-  try {
-    await fsyncAsync(fd.fd);
-  } finally {
-    await fd.close();
   }
 }
 

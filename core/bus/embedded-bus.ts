@@ -52,7 +52,7 @@ export interface EmbeddedBusOptions {
   memory?: {
     /**
      * In-memory bus: records kept per topic (the ring; default 100,000). Durable bus: newest records kept in
-     * memory per topic so consumers that keep up never read the disk (default 10,000).
+     * memory per topic so consumers that keep up never read the disk (default 50,000).
      */
     maxRecords?: number;
   };
@@ -165,7 +165,7 @@ export class EmbeddedBus implements Bus {
     this.logger = (options.logger ?? silentLogger()).child({ component: 'bus.embedded' });
     this.durable = options.durable;
     this.retention = options.durable?.retention ?? DEFAULT_RETENTION;
-    this.ringSize = options.memory?.maxRecords ?? (options.durable ? 10_000 : 100_000);
+    this.ringSize = options.memory?.maxRecords ?? (options.durable ? 50_000 : 100_000);
     this.retryInitialMs = options.retry?.initialMs ?? 100;
     this.retryMaxMs = options.retry?.maxMs ?? 5000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
@@ -252,7 +252,7 @@ export class EmbeddedBus implements Bus {
       if (topic.log) {
         try {
           await topic.log.close();
-          await topic.offsets?.flush();
+          await topic.offsets?.close();
         } catch (e) {
           this.logger.error({ err: e, topic: topic.name }, 'embedded bus: closing the log failed');
         }
