@@ -303,7 +303,7 @@ export class Chain {
 
   /**
    * Builds, executes and commits the next block from the pool with `timestamp` (unix seconds; raised to
-   * parent + 1 if needed) and `coinbase` (the proposer, who gets the block reward and the priority fees).
+   * the parent's if earlier) and `coinbase` (the proposer, who gets the block reward and the priority fees).
    * `seal(hash)` returns the proposer signature and certificate stored with the block.
    */
   async produceBlock(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array }): Promise<CommittedBlock> {
@@ -314,7 +314,8 @@ export class Chain {
     if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
     const parent = this.headBlock;
     const coinbase = toAddress(opts.coinbase, 'coinbase');
-    const timestamp = opts.timestamp > parent.header.timestamp ? opts.timestamp : parent.header.timestamp + 1n;
+    // Seconds resolution: with sub-second block times consecutive blocks may share a timestamp (never go back).
+    const timestamp = opts.timestamp > parent.header.timestamp ? opts.timestamp : parent.header.timestamp;
     const headerData: HeaderData = {
       parentHash: parent.hash(),
       number: parent.header.number + 1n,
@@ -432,25 +433,37 @@ export class Chain {
   // ---------------------------------------------------------------------------------------------
   // Reads
 
-  async getAccount(address: string): Promise<{ nonce: bigint; balance: bigint; codeHash: Uint8Array }> {
+  /**
+   * The state to read: the head's (live state) or, for an older block, a read-only view of that block's
+   * state root (nodes are never pruned, so every committed state stays readable).
+   */
+  private async readState(blockNumber: bigint | undefined): Promise<MerkleStateManager> {
+    if (blockNumber === undefined || blockNumber === this.headBlock.header.number) return this.state;
+    const block = await this.getBlockByNumber(blockNumber);
+    if (block === undefined) throw txError('header not found', { blockNumber: blockNumber.toString() });
+    const trie = await createMPT({ db: this.db.trie, useKeyHashing: true, valueEncoding: 'view', common: this.common, root: block.header.stateRoot });
+    return new MerkleStateManager({ trie, common: this.common });
+  }
+
+  async getAccount(address: string, blockNumber?: bigint): Promise<{ nonce: bigint; balance: bigint; codeHash: Uint8Array }> {
     const a = toAddress(address, 'address');
     return this.lock.run(async () => {
-      const acc = await this.state.getAccount(a);
+      const acc = await (await this.readState(blockNumber)).getAccount(a);
       return { nonce: acc?.nonce ?? 0n, balance: acc?.balance ?? 0n, codeHash: acc?.codeHash ?? new Uint8Array() };
     });
   }
 
-  async getCode(address: string): Promise<Uint8Array> {
+  async getCode(address: string, blockNumber?: bigint): Promise<Uint8Array> {
     const a = toAddress(address, 'address');
-    return this.lock.run(() => this.state.getCode(a));
+    return this.lock.run(async () => (await this.readState(blockNumber)).getCode(a));
   }
 
-  async getStorageAt(address: string, slot: Uint8Array): Promise<Uint8Array> {
+  async getStorageAt(address: string, slot: Uint8Array, blockNumber?: bigint): Promise<Uint8Array> {
     const a = toAddress(address, 'address');
     const key = new Uint8Array(32);
     key.set(slot.subarray(Math.max(0, slot.length - 32)), 32 - Math.min(32, slot.length));
     return this.lock.run(async () => {
-      const v = await this.state.getStorage(a, key);
+      const v = await (await this.readState(blockNumber)).getStorage(a, key);
       const out = new Uint8Array(32);
       out.set(v, 32 - v.length);
       return out;
@@ -514,17 +527,25 @@ export class Chain {
   }
 
   /** Executes a call against the head state without committing (eth_call). */
-  async call(req: CallRequest): Promise<CallResult> {
-    return this.lock.run(() => this.callLocked(req, req.gas ?? this.headBlock.header.gasLimit));
+  async call(req: CallRequest, blockNumber?: bigint): Promise<CallResult> {
+    return this.lock.run(async () => {
+      if (blockNumber === undefined || blockNumber === this.headBlock.header.number) {
+        return this.callLocked(req, req.gas ?? this.headBlock.header.gasLimit, this.vm, this.headBlock);
+      }
+      // An older block: a throw-away VM over that block's state root.
+      const parent = await this.getBlockByNumber(blockNumber);
+      if (parent === undefined) throw txError('header not found');
+      const vm = await createVM({ common: this.common, stateManager: await this.readState(blockNumber), blockchain: this.vm.blockchain });
+      return this.callLocked(req, req.gas ?? parent.header.gasLimit, vm, parent);
+    });
   }
 
-  private async callLocked(req: CallRequest, gasLimit: bigint): Promise<CallResult> {
+  private async callLocked(req: CallRequest, gasLimit: bigint, vm: VM = this.vm, parent: Block = this.headBlock): Promise<CallResult> {
     const caller = req.from !== undefined ? toAddress(req.from, 'from') : new Address(new Uint8Array(20));
     const to = req.to === undefined || req.to === null ? undefined : toAddress(req.to, 'to');
     const data = req.data === undefined ? new Uint8Array() : hexToBytes(req.data as PrefixedHexString);
     const intrinsic = this.intrinsicGas(to, data);
     if (gasLimit < intrinsic) return { returnValue: new Uint8Array(), gasUsed: gasLimit, error: { message: 'intrinsic gas too low', data: new Uint8Array() } };
-    const parent = this.headBlock;
     const block = createBlock(
       {
         header: {
@@ -539,9 +560,19 @@ export class Chain {
       },
       { common: this.common, freeze: true },
     );
-    await this.state.checkpoint();
+    // Price the call like a transaction: SSTORE originals from now (EIP-2200), and a fresh warm set
+    // (EIP-2929) with the precompiles, the caller and the callee warm, as runTx does.
+    const state = vm.stateManager;
+    state.originalStorageCache.clear();
+    const journal = vm.evm.journal;
+    journal.cleanJournal();
+    for (const [precompile] of vm.evm.precompiles) journal.addAlwaysWarmAddress(precompile);
+    journal.addAlwaysWarmAddress(caller.toString());
+    if (to !== undefined) journal.addAlwaysWarmAddress(to.toString());
+    journal.addAlwaysWarmAddress(block.header.coinbase.toString());
+    await state.checkpoint();
     try {
-      const res = await this.vm.evm.runCall({
+      const res = await vm.evm.runCall({
         caller,
         origin: caller,
         to,
@@ -564,7 +595,8 @@ export class Chain {
       }
       return { returnValue: res.execResult.returnValue, gasUsed: used };
     } finally {
-      await this.state.revert();
+      journal.cleanJournal();
+      await state.revert();
     }
   }
 
@@ -579,9 +611,12 @@ export class Chain {
       const cap = req.gas ?? this.headBlock.header.gasLimit;
       const first = await this.callLocked(req, cap);
       if (first.error !== undefined) {
-        throw new EnergyMeshError('SETTLEMENT_REVERTED', first.error.message, {
-          details: { rpcMessage: first.error.message, revertData: bytesToHex(first.error.data) },
-        });
+        if (first.error.message === 'execution reverted') {
+          throw new EnergyMeshError('SETTLEMENT_REVERTED', revertMessage(first.error.data), {
+            details: { rpcMessage: revertMessage(first.error.data), revertData: bytesToHex(first.error.data) },
+          });
+        }
+        throw txError(first.error.message === 'out of gas' ? `gas required exceeds allowance (${cap})` : first.error.message);
       }
       let lo = first.gasUsed - 1n;
       let hi = cap;
@@ -595,6 +630,23 @@ export class Chain {
       }
       return hi;
     });
+  }
+}
+
+/** `execution reverted` plus the reason when the data is an `Error(string)` (selector 0x08c379a0). */
+export function revertMessage(data: Uint8Array): string {
+  const hex = bytesToHex(data);
+  if (!hex.startsWith('0x08c379a0') || data.length < 4 + 64) return 'execution reverted';
+  try {
+    const body = data.subarray(4);
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const offset = Number(view.getBigUint64(24));
+    const length = Number(view.getBigUint64(offset + 24));
+    const start = offset + 32;
+    if (start + length > body.length) return 'execution reverted';
+    return `execution reverted: ${new TextDecoder().decode(body.subarray(start, start + length))}`;
+  } catch {
+    return 'execution reverted';
   }
 }
 

@@ -1,0 +1,228 @@
+/**
+ * The embedded EMPoS node: one validator in-process, zero configuration. It opens (or creates) the chain
+ * in `dataDir`, produces a block every `blockTimeMs` (default 5 s; sub-second allowed) signed by its
+ * validator key, finalizes it with a certificate (with one validator, its own vote is 100 % ≥ 2/3 of the
+ * stake), and serves JSON-RPC over HTTP and WebSocket on 127.0.0.1.
+ *
+ * Error policy: a failed block production is reported through `onDidFail` and retried at the next tick
+ * (the chain rolls back to its head); start() failures are thrown; stop() waits for the block in flight.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesToHex } from '@ethereumjs/util';
+import { Chain, type CommittedBlock } from '../execution/chain.ts';
+import { Emitter, type Event } from '../execution/emitter.ts';
+import { embeddedGenesis, parseGenesis, type Genesis, type GenesisFile } from '../execution/genesis.ts';
+import {
+  decodeSeal,
+  encodeSeal,
+  proposalDigest,
+  ValidatorKey,
+  voteDigest,
+  type BlockSeal,
+  type ValidatorStake,
+} from '../consensus/certificate.ts';
+import { EthApi, type RpcBackend } from '../rpc/eth-api.ts';
+import { RpcServer } from '../rpc/rpc-server.ts';
+import { loadOrCreateKeystore } from './keystore.ts';
+import { EnergyMeshError } from '../../core/errors.ts';
+
+export const CLIENT_VERSION = 'EnergyMesh-EMPoS/0.1.0';
+
+export interface ChainNodeOptions {
+  /** Folder for the chain store and the validator keystore (created if needed). */
+  dataDir: string;
+  /** The genesis (parsed, or a genesis file object). Default: the embedded genesis for the validator's address. */
+  genesis?: Genesis | GenesisFile;
+  /** Validator private key (0x hex). Default: `validator.keystore.json` in dataDir, created on first start. */
+  validatorKey?: string;
+  /** Password of the keystore (default ''; set one when the data dir is shared). */
+  keystorePassword?: string;
+  /** Overrides the genesis block time. */
+  blockTimeMs?: number;
+  /** JSON-RPC listener; `false` disables it. Default 127.0.0.1, port 8545 → pass 0 for an ephemeral port. */
+  rpc?: { host?: string; port?: number; maxBodyBytes?: number } | false;
+  /** Native secp256k1 (default true). */
+  nativeCrypto?: boolean;
+}
+
+/** A committed block with its seal, as the node announces it. */
+export interface SealedBlock extends CommittedBlock {
+  seal: BlockSeal;
+}
+
+function isGenesis(g: Genesis | GenesisFile): g is Genesis {
+  return g.alloc instanceof Map;
+}
+
+export class ChainNode {
+  private readonly options: ChainNodeOptions;
+  private chainRef: Chain | undefined;
+  private rpc: RpcServer | undefined;
+  private key: ValidatorKey | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private producing: Promise<void> | undefined;
+  private running = false;
+  private readonly committed = new Emitter<SealedBlock>();
+  private readonly failed = new Emitter<unknown>();
+  private finalized = 0n;
+
+  /** Fires after each block is committed and finalized. */
+  readonly onDidCommitBlock: Event<SealedBlock> = this.committed.event;
+  /** Fires when producing a block failed (it is retried at the next tick). */
+  readonly onDidFail: Event<unknown> = this.failed.event;
+
+  constructor(options: ChainNodeOptions) {
+    this.options = options;
+  }
+
+  get chain(): Chain {
+    if (this.chainRef === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'chain node is not started');
+    return this.chainRef;
+  }
+
+  get rpcUrl(): string {
+    if (this.rpc === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'JSON-RPC is not listening');
+    return this.rpc.url;
+  }
+
+  get wsUrl(): string {
+    if (this.rpc === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'JSON-RPC is not listening');
+    return this.rpc.wsUrl;
+  }
+
+  get validatorAddress(): string {
+    if (this.key === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'chain node is not started');
+    return this.key.address;
+  }
+
+  get blockTimeMs(): number {
+    return this.options.blockTimeMs ?? this.chain.genesis.consensus.blockTimeMs;
+  }
+
+  /** The validator set (embedded mode: the genesis validators, or this node alone). */
+  validators(): ValidatorStake[] {
+    const g = this.chain.genesis;
+    if (g.validators.length > 0) return g.validators.map((v) => ({ ...v }));
+    return [{ address: this.validatorAddress, stake: g.consensus.minStake }];
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    mkdirSync(this.options.dataDir, { recursive: true });
+    const privateKey = this.options.validatorKey ?? loadOrCreateKeystore(join(this.options.dataDir, 'validator.keystore.json'), this.options.keystorePassword ?? '');
+    this.key = new ValidatorKey(privateKey);
+    const g = this.options.genesis;
+    const genesis = g === undefined ? embeddedGenesis(this.key.address) : isGenesis(g) ? g : parseGenesis(g);
+    const active = genesis.validators.length === 0 ? [this.key.address] : genesis.validators.map((v) => v.address);
+    if (!active.includes(this.key.address)) {
+      throw new EnergyMeshError('CONFIG_INVALID', 'embedded mode: the validator key is not a genesis validator', { details: { address: this.key.address } });
+    }
+    if (active.length > 1) {
+      throw new EnergyMeshError('CONFIG_INVALID', 'embedded mode runs one validator; a multi-validator genesis needs `node` mode');
+    }
+    this.chainRef = await Chain.open({ dataDir: join(this.options.dataDir, 'chaindata'), genesis, nativeCrypto: this.options.nativeCrypto ?? true });
+    this.finalized = this.chainRef.head.header.number;
+    try {
+      if (this.options.rpc !== false) {
+        const backend: RpcBackend = {
+          chain: this.chainRef,
+          onDidCommitBlock: this.onDidCommitBlock,
+          clientVersion: CLIENT_VERSION,
+          finalizedNumber: () => this.finalized,
+          extensions: this.emposApi(),
+        };
+        this.rpc = new RpcServer(new EthApi(backend), backend, {
+          host: this.options.rpc?.host ?? '127.0.0.1',
+          port: this.options.rpc?.port ?? 8545,
+          ...(this.options.rpc?.maxBodyBytes !== undefined ? { maxBodyBytes: this.options.rpc.maxBodyBytes } : {}),
+        });
+        await this.rpc.listen();
+      }
+    } catch (e) {
+      await this.chainRef.close();
+      this.chainRef = undefined;
+      throw e;
+    }
+    this.running = true;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.producing;
+    await this.rpc?.close();
+    this.rpc = undefined;
+    await this.chainRef?.close();
+    this.chainRef = undefined;
+    this.committed.dispose();
+    this.failed.dispose();
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.producing = this.produceOne().then(() => undefined).finally(() => {
+        this.producing = undefined;
+        this.schedule();
+      });
+    }, this.blockTimeMs);
+  }
+
+  /** Produces, seals and finalizes one block now (also used by tests and the CLI). */
+  async produceOne(): Promise<SealedBlock | undefined> {
+    const chain = this.chainRef;
+    const key = this.key;
+    if (chain === undefined || key === undefined) return undefined;
+    try {
+      const chainId = chain.chainId;
+      const number = chain.head.header.number + 1n;
+      let seal: BlockSeal | undefined;
+      const result = await chain.produceBlock({
+        timestamp: BigInt(Math.floor(Date.now() / 1000)),
+        coinbase: key.address,
+        seal: (hash) => {
+          const blockHash = bytesToHex(hash);
+          seal = {
+            proposer: key.address,
+            proposerSignature: key.sign(proposalDigest(chainId, number, blockHash)),
+            certificate: { number, blockHash, round: 0, votes: [{ validator: key.address, signature: key.sign(voteDigest(chainId, number, 0, blockHash)) }] },
+          };
+          return encodeSeal(seal);
+        },
+      });
+      this.finalized = result.block.header.number;
+      const sealed: SealedBlock = { ...result, seal: seal! };
+      this.committed.fire(sealed, (e) => this.failed.fire(e));
+      return sealed;
+    } catch (e) {
+      this.failed.fire(e);
+      return undefined;
+    }
+  }
+
+  /** The seal (proposer signature and finality certificate) stored with block `number`. */
+  async seal(number: bigint): Promise<BlockSeal | undefined> {
+    const raw = await this.chain.getSeal(number);
+    return raw === undefined ? undefined : decodeSeal(raw);
+  }
+
+  private emposApi(): Record<string, (params: unknown[]) => Promise<unknown> | unknown> {
+    const q = (n: bigint): string => `0x${n.toString(16)}`;
+    return {
+      empos_validators: () => this.validators().map((v) => ({ address: v.address, stake: q(v.stake), active: true })),
+      empos_finality: () => ({ head: q(this.chain.head.header.number), finalized: q(this.finalized), mode: 'embedded' }),
+      empos_certificate: async (params) => {
+        const n = params[0];
+        if (typeof n !== 'string' || !/^0x[0-9a-fA-F]+$/.test(n)) return null;
+        const seal = await this.seal(BigInt(n));
+        if (seal === undefined) return null;
+        return { ...seal, certificate: { ...seal.certificate, number: q(seal.certificate.number) } };
+      },
+    };
+  }
+}
