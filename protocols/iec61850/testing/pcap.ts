@@ -148,7 +148,7 @@ export function writeTcpPcap(messages: readonly TpktMessage[], serverPort: numbe
     f.writeUInt16BE(dir === 'C' ? clientPort : serverPort, tcp);
     f.writeUInt16BE(dir === 'C' ? serverPort : clientPort, tcp + 2);
     f.writeUInt32BE(seq[dir] >>> 0, tcp + 4);
-    f.writeUInt32BE(seq[dir === 'C' ? 'S' : 'C'] >>> 0, tcp + 8);
+    f.writeUInt32BE(flags === 0x02 ? 0 : seq[dir === 'C' ? 'S' : 'C'] >>> 0, tcp + 8);
     f[tcp + 12] = 0x50;
     f[tcp + 13] = flags;
     f.writeUInt16BE(65535, tcp + 14);
