@@ -83,7 +83,10 @@ describe('iec61850 decoders under fuzzing', function () {
       const kind = Math.floor(rnd() * 5);
       const n = 1 + Math.floor(rnd() * 4);
       let mutated: Uint8Array = b;
-      if (kind === 0) for (let k = 0; k < n; k++) b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8);
+      if (kind === 0) for (let k = 0; k < n; k++) {
+          const p = Math.floor(rnd() * b.length);
+          b[p] = (b[p] as number) ^ (1 << Math.floor(rnd() * 8));
+        }
       else if (kind === 1) for (let k = 0; k < n; k++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
       else if (kind === 2) mutated = b.subarray(0, Math.floor(rnd() * b.length));
       else if (kind === 3) {
