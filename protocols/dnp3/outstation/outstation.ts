@@ -273,7 +273,14 @@ export class OutstationSession {
       this.solicited = undefined;
     }
     const seq = apdu.control.seq;
-    const r = this.handleRequest(apdu);
+    let r: ReturnType<OutstationSession['handleRequest']>;
+    try {
+      r = this.handleRequest(apdu);
+    } catch (e) {
+      // a request we could decode but not serve (e.g. a value out of range): answer IIN2.2
+      this.outstation.fireError(isEnergyMeshError(e) ? e : new EnergyMeshError('INTERNAL', 'DNP3 outstation: request handling failed', { cause: e }));
+      r = { fragments: [{ blocks: [], eventIds: [] }], iin2: Iin2.PARAMETER_ERROR };
+    }
     if (r === 'none') return this.trySendUnsolicited();
     this.startSolicited(seq, r.fragments, r.iin2);
   }

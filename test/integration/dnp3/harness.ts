@@ -33,9 +33,22 @@ export async function waitFor(pred: () => boolean, timeoutMs = 3000, what = 'con
   }
 }
 
-function tap(channel: ByteChannel, wire: Harness['wire'], fromMaster: boolean): ByteChannel {
-  channel.onDidReceive((b) => wire.push({ fromMaster: !fromMaster, bytes: b.slice() }));
-  return channel;
+/** Records the bytes a master-side channel sends and receives. */
+function tap(channel: ByteChannel, wire: Harness['wire']): ByteChannel {
+  channel.onDidReceive((b) => wire.push({ fromMaster: false, bytes: b.slice() }));
+  return {
+    onDidReceive: channel.onDidReceive,
+    onDidClose: channel.onDidClose,
+    get closed() {
+      return channel.closed;
+    },
+    description: channel.description,
+    write(bytes: Uint8Array) {
+      if (!channel.closed) wire.push({ fromMaster: true, bytes: bytes.slice() });
+      channel.write(bytes);
+    },
+    close: () => channel.close(),
+  };
 }
 
 export async function startHarness(kind: ChannelKind, db: DatabaseConfig, osOptions: OutstationOptions = {}, masterOptions: MasterSessionOptions = {}): Promise<Harness> {
@@ -51,7 +64,7 @@ export async function startHarness(kind: ChannelKind, db: DatabaseConfig, osOpti
       const [a, b] = memoryChannelPair();
       outstation.attach(b);
       current = a;
-      return tap(a, wire, true);
+      return tap(a, wire);
     };
   } else {
     listener = await listenTcp('127.0.0.1', 0, (c) => outstation.attach(c));
@@ -59,7 +72,7 @@ export async function startHarness(kind: ChannelKind, db: DatabaseConfig, osOpti
     connector = async (signal) => {
       const c = await connectTcp('127.0.0.1', port, 1000, signal);
       current = c;
-      return tap(c, wire, true);
+      return tap(c, wire);
     };
   }
   const master = new MasterSession(connector, { responseTimeoutMs: 1000, reconnectDelayMs: 30, keepAliveMs: 0, ...masterOptions });
