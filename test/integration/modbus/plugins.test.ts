@@ -15,7 +15,8 @@ import { LifecycleContribution, PluginContext as PluginContextId, ProtocolDriver
 import { silentLogger } from '../../../core/logging/logger.ts';
 import type { Command, DeviceStatus, Sample } from '../../../core/model/telemetry.ts';
 import protocolModule, { ModbusDriver, type ModbusPluginConfig } from '../../../plugins/protocol-modbus/index.ts';
-import simulatorModule, { ModbusSimulatorLifecycle, type ModbusSimulatorPluginConfig } from '../../../plugins/simulator-modbus/index.ts';
+import type { ModbusSimulatorLifecycle } from '../../../plugins/simulator-modbus/index.ts';
+import simulatorModule, { type ModbusSimulatorPluginConfig } from '../../../plugins/simulator-modbus/index.ts';
 import type { PvInverter } from '../../../protocols/modbus/simulator/simulated-devices.ts';
 import { freePort, waitFor } from './helpers.ts';
 
