@@ -166,12 +166,11 @@ export function handlePdu(bank: RegisterBank, pdu: Buffer): Buffer {
     case 4: {
       const count = pdu.readUInt16BE(3);
       if (count < 1 || count > 125) return exception(fc, EXCEPTION_ILLEGAL_VALUE);
-      const r = bank.read(fc === 3 ? 'holding' : 'input', address, count);
-      if (typeof r === 'number') return exception(fc, r);
       const out = Buffer.allocUnsafe(2 + 2 * count);
+      const e = bank.readInto(fc === 3 ? 'holding' : 'input', address, count, out, 2);
+      if (e !== undefined) return exception(fc, e);
       out[0] = fc;
       out[1] = 2 * count;
-      for (let i = 0; i < count; i++) out.writeUInt16BE(r[i]!, 2 + 2 * i);
       return out;
     }
     case 5: {

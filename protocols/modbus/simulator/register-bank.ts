@@ -44,6 +44,12 @@ export class RegisterBank {
 
   /** Whether every item of [address, address+count) is defined (and writable if asked). */
   covers(table: ModbusTable, address: number, count: number, writable = false): boolean {
+    const ranges = this.ranges[table];
+    // fast path: one range holds it all
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i]!;
+      if (r.start <= address && address + count <= r.end && (!writable || r.writable)) return true;
+    }
     let a = address;
     const end = address + count;
     while (a < end) {
@@ -72,6 +78,37 @@ export class RegisterBank {
   /** Sets consecutive registers. */
   setMany(table: ModbusTable, address: number, values: ArrayLike<number>): void {
     for (let i = 0; i < values.length; i++) this.set(table, address + i, values[i]!);
+  }
+
+  /** Serves a client read straight into `out` (big-endian) at byte `pos`: undefined, or an exception code. */
+  readInto(table: ModbusTable, address: number, count: number, out: Buffer, pos: number): number | undefined {
+    if (!this.covers(table, address, count)) return EXCEPTION_ILLEGAL_ADDRESS;
+    const pages = this.pages[table];
+    let a = address;
+    let o = pos;
+    const end = address + count;
+    while (a < end) {
+      const key = Math.floor(a / PAGE);
+      const page = pages.get(key);
+      const stop = Math.min(end, (key + 1) * PAGE);
+      for (; a < stop; a++, o += 2) {
+        const v = page ? page[a % PAGE]! : 0;
+        out[o] = v >> 8;
+        out[o + 1] = v & 0xff;
+      }
+    }
+    return undefined;
+  }
+
+  /** The page array holding `address` (created on demand), for simulators that update many registers. */
+  page(table: ModbusTable, address: number): { array: Uint16Array; index: number } {
+    const key = Math.floor(address / PAGE);
+    let page = this.pages[table].get(key);
+    if (!page) {
+      page = new Uint16Array(PAGE);
+      this.pages[table].set(key, page);
+    }
+    return { array: page, index: address % PAGE };
   }
 
   /** Serves a client read: the values, or an exception code. */

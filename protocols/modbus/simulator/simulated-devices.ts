@@ -405,10 +405,15 @@ export class GenericDevice implements SimulatedDevice {
 
   tick(_nowMs?: number, _dtS?: number): void {
     this.counter = (this.counter + 1) & 0xffff;
-    for (let i = 0; i < this.registers; i++) {
-      const v = (this.counter + i * 7) & 0xffff;
-      this.bank.set('holding', i, v);
-      this.bank.set('input', i, v);
+    for (let i = 0; i < this.registers; ) {
+      const h = this.bank.page('holding', i);
+      const inp = this.bank.page('input', i);
+      const n = Math.min(this.registers - i, h.array.length - h.index);
+      for (let k = 0; k < n; k++, i++) {
+        const v = (this.counter + i * 7) & 0xffff;
+        h.array[h.index + k] = v;
+        inp.array[inp.index + k] = v;
+      }
     }
   }
 }

@@ -118,12 +118,12 @@ describe('modbus plugins', function () {
       ],
     };
     assert.ok(validate(config), JSON.stringify(validate.errors));
-    const dev0 = config.devices[0] as Record<string, unknown>;
+    const dev0 = config.devices[0] as unknown as Record<string, unknown>;
     assert.equal(dev0.unitId, 1);
     assert.equal(dev0.timeoutMs, 1000);
     assert.deepEqual(dev0.pollGroups, [{ name: 'default', intervalMs: 1000 }]);
     assert.equal((dev0.sunspec as Record<string, unknown>).dropNotImplemented, true);
-    assert.equal(((config.devices[1] as Record<string, unknown>).points as Record<string, unknown>[])[0]!.byteOrder, 'big');
+    assert.equal(((config.devices[1] as unknown as Record<string, unknown>).points as Record<string, unknown>[])[0]!.byteOrder, 'big');
     // the driver accepts what the schema produced
     assert.doesNotThrow(() => new ModbusDriver(config as unknown as ModbusPluginConfig));
     for (const bad of [
@@ -139,7 +139,7 @@ describe('modbus plugins', function () {
     const validSim = compileSchema<ModbusSimulatorPluginConfig>(ajv, readJson('plugins/simulator-modbus/config.schema.json'), 'simulator.modbus');
     const sim = { devices: [{ id: 'pv', kind: 'pv', port: 15020 }] };
     assert.ok(validSim(sim), JSON.stringify(validSim.errors));
-    assert.equal((sim.devices[0] as Record<string, unknown>).unitId, 1);
+    assert.equal((sim.devices[0] as unknown as Record<string, unknown>).unitId, 1);
     assert.equal(validSim({ devices: [{ id: 'x', kind: 'wind', port: 1 }] }), false);
   });
 
