@@ -9,14 +9,21 @@ import { DurableLog, segmentFileName } from './durable-log.ts';
 import type { DurableLogOptions } from './durable-log.ts';
 import { encodeFrame } from './record-codec.ts';
 
+/** Appends and waits for the write. */
+async function appendNow(log: DurableLog, batch: { key: string; value: unknown }[], timestamp: number): Promise<number> {
+  const { first, written } = log.append(batch, timestamp);
+  await written;
+  return first;
+}
+
 function records(from: number, n: number): { key: string; value: unknown }[] {
   return Array.from({ length: n }, (_, i) => ({ key: `dev-${(from + i) % 3}`, value: { seq: from + i, v: (from + i) * 1.5 } }));
 }
 
-describe('bus durable log', () => {
+for (const writes of ['sync', 'async'] as const) describe(`bus durable log (${writes} writes)`, () => {
   let dir: string;
   const open = (extra: Partial<DurableLogOptions> = {}): DurableLog =>
-    DurableLog.open({ dir, topic: 't', fsync: 'never', logger: silentLogger(), ...extra });
+    DurableLog.open({ dir, topic: 't', fsync: 'never', writes, logger: silentLogger(), ...extra });
   const firstSegment = (): string => path.join(dir, segmentFileName(0));
 
   beforeEach(() => {
@@ -28,8 +35,8 @@ describe('bus durable log', () => {
 
   it('appends batches with one frame per record and reads them back after reopening', async () => {
     const log = open();
-    assert.equal(log.append(records(0, 10), 111), 0);
-    assert.equal(log.append(records(10, 5), 222), 10);
+    assert.equal(await appendNow(log, records(0, 10), 111), 0);
+    assert.equal(await appendNow(log, records(10, 5), 222), 10);
     assert.equal(log.endOffset, 15);
     await log.close();
     const again = open();
@@ -49,7 +56,7 @@ describe('bus durable log', () => {
 
   it('truncates a torn tail (a record cut short by a crash) and stays appendable', async () => {
     const log = open();
-    log.append(records(0, 20), 1);
+    await appendNow(log, records(0, 20), 1);
     await log.close();
     const size = fs.statSync(firstSegment()).size;
     const lastFrame = encodeFrame({ offset: 19, timestamp: 1, key: 'dev-1', value: { seq: 19, v: 28.5 } });
@@ -58,7 +65,7 @@ describe('bus durable log', () => {
     assert.equal(again.endOffset, 19);
     assert.ok(again.tornBytesTruncated > 0);
     assert.equal(fs.statSync(firstSegment()).size, size - lastFrame.length);
-    assert.equal(again.append(records(19, 2), 2), 19);
+    assert.equal(await appendNow(again, records(19, 2), 2), 19);
     await again.close();
     const third = open();
     assert.deepEqual(
@@ -70,7 +77,7 @@ describe('bus durable log', () => {
 
   it('truncates a zero-filled tail and a last record whose bytes were never fully written', async () => {
     const log = open();
-    log.append(records(0, 5), 1);
+    await appendNow(log, records(0, 5), 1);
     await log.close();
     const good = fs.statSync(firstSegment()).size;
     fs.appendFileSync(firstSegment(), Buffer.alloc(4096)); // extended by the file system, never filled
@@ -89,7 +96,7 @@ describe('bus durable log', () => {
 
   it('refuses a corrupted record in the middle with LOG_CORRUPT naming file and byte position', async () => {
     const log = open();
-    log.append(records(0, 10), 1);
+    await appendNow(log, records(0, 10), 1);
     await log.close();
     const bytes = fs.readFileSync(firstSegment());
     let position = 0;
@@ -106,7 +113,7 @@ describe('bus durable log', () => {
 
   it('rolls segments at segmentBytes, reads across them and reports corruption in an older segment', async () => {
     const log = open({ segmentBytes: 2000 });
-    for (let i = 0; i < 20; i++) log.append(records(i * 10, 10), i);
+    for (let i = 0; i < 20; i++) await appendNow(log, records(i * 10, 10), i);
     assert.ok(log.segmentCount > 5, `segments: ${log.segmentCount}`);
     const infos = log.segmentInfos();
     for (let i = 1; i < infos.length; i++) assert.equal(infos[i]?.baseOffset, infos[i - 1]?.endOffset);
@@ -129,7 +136,7 @@ describe('bus durable log', () => {
 
   it('deletes whole old segments only, never the active one', async () => {
     const log = open({ segmentBytes: 1000 });
-    for (let i = 0; i < 10; i++) log.append(records(i * 10, 10), i);
+    for (let i = 0; i < 10; i++) await appendNow(log, records(i * 10, 10), i);
     const before = log.segmentCount;
     const first = log.deleteOldestSegment();
     assert.ok(first !== undefined);
@@ -144,18 +151,38 @@ describe('bus durable log', () => {
     await log.close();
   });
 
-  it('group commit: concurrent syncs resolve and make every earlier append durable', async () => {
-    const log = open({ fsync: 'always', segmentBytes: 600 });
+  it('group commit: syncs requested while an fsync runs share the next one, and cover every earlier write', async () => {
+    const log = open({ fsync: 'always' });
     const waits: Promise<void>[] = [];
     for (let i = 0; i < 30; i++) {
-      log.append(records(i * 3, 3), i);
-      waits.push(log.sync());
+      const { written } = log.append(records(i * 3, 3), i);
+      waits.push(written.then(() => log.sync()));
     }
-    assert.ok(log.syncedEnd < 90);
+    assert.equal(log.syncedEnd, 0, 'nothing is durable before the fsync');
     await Promise.all(waits);
+    assert.equal(log.writtenEnd, 90);
     assert.equal(log.syncedEnd, 90);
+    assert.ok(log.fsyncCount <= 3, `30 sync requests took ${log.fsyncCount} fsyncs`);
     assert.equal(log.dirty, false);
     await log.close();
+  });
+
+  it('keeps the order of batches appended without waiting (async: queued and coalesced into writev)', async () => {
+    const log = open();
+    const all = Array.from({ length: 50 }, (_, i) => log.append(records(i * 4, 4), i));
+    assert.deepEqual(
+      all.map((a) => a.first),
+      Array.from({ length: 50 }, (_, i) => i * 4),
+    );
+    await Promise.all(all.map((a) => a.written));
+    await log.close();
+    const again = open();
+    const got = await again.read(0, 1000);
+    assert.deepEqual(
+      got.map((r) => (r.value as { seq: number }).seq),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    await again.close();
   });
 
   it('refuses appends after close with BUS_CLOSED', async () => {

@@ -260,9 +260,15 @@ describe('embedded bus (durable)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const fsync of ['always', 'interval', 'never'] as const) {
-    it(`fsync ${fsync}: a restarted bus resumes each group after its committed offset`, async () => {
-      let bus = await make({ fsync, fsyncIntervalMs: 5 });
+  for (const [fsync, writes] of [
+    ['always', 'sync'],
+    ['interval', 'sync'],
+    ['never', 'sync'],
+    ['always', 'async'],
+    ['never', 'async'],
+  ] as const) {
+    it(`fsync ${fsync}, ${writes} writes: a restarted bus resumes each group after its committed offset`, async () => {
+      let bus = await make({ fsync, writes, fsyncIntervalMs: 5 });
       const got: number[] = [];
       let sub = await bus.subscribe<Reading>(T, { group: 'g' }, (b) => void got.push(...b.map((m) => m.value.seq)));
       await bus.publish(T, readings(0, 50));
@@ -271,7 +277,7 @@ describe('embedded bus (durable)', () => {
       await bus.publish(T, readings(50, 50));
       await bus.stop();
 
-      bus = await make({ fsync });
+      bus = await make({ fsync, writes });
       const resumed: number[] = [];
       const all: number[] = [];
       const latest: number[] = [];

@@ -42,6 +42,8 @@ export interface EmbeddedBusDurableOptions {
   segmentBytes?: number;
   /** Default `{ maxBytes: 1 GiB, maxAgeMs: 7 days }` per topic; `{}` keeps everything. */
   retention?: RetentionPolicy;
+  /** 'sync' (default) or 'async' writes: see DurableLogOptions.writes and the README. */
+  writes?: 'sync' | 'async';
   /** How often age-based retention is checked, default 10 s (size-based runs at every segment roll too). */
   retentionCheckMs?: number;
 }
@@ -274,9 +276,10 @@ export class EmbeddedBus implements Bus {
     const t = this.topicFor(topic);
     const timestamp = Date.now();
     let first: number;
+    let written: Promise<void> | undefined;
     if (t.log) {
       try {
-        first = t.log.append(records, timestamp);
+        ({ first, written } = t.log.append(records, timestamp));
       } catch (e) {
         if (e instanceof RangeError) throw new EnergyMeshError('INVALID_ARGUMENT', `publish to ${topic}: ${e.message}`, { details: { topic }, cause: e });
         throw e;
@@ -295,6 +298,7 @@ export class EmbeddedBus implements Bus {
         t.segmentsSeen = t.log.segmentCount;
         this.applyRetention(t);
       }
+      await written;
       if (this.durable?.fsync === 'always') await t.log.sync();
     }
     t.notify();
@@ -363,6 +367,7 @@ export class EmbeddedBus implements Bus {
       if (t.log) {
         details[`${t.name}.bytes`] = t.log.bytes;
         details[`${t.name}.segments`] = t.log.segmentCount;
+        details[`${t.name}.fsyncs`] = t.log.fsyncCount;
         details[`${t.name}.retentionDroppedRecords`] = t.retentionDroppedRecords;
         if (t.log.failed) problems.push(`log of ${t.name} failed: ${t.log.failed.message}`);
       } else {
@@ -408,7 +413,7 @@ export class EmbeddedBus implements Bus {
       return t;
     }
     const dir = path.join(this.durable.dir, encodeURIComponent(name));
-    const log = DurableLog.open({ dir, topic: name, fsync: this.durable.fsync, segmentBytes: this.durable.segmentBytes, logger: this.logger });
+    const log = DurableLog.open({ dir, topic: name, fsync: this.durable.fsync, segmentBytes: this.durable.segmentBytes, writes: this.durable.writes, logger: this.logger });
     let committed: Map<string, number>;
     let offsets: GroupOffsetStore;
     try {
@@ -434,7 +439,7 @@ export class EmbeddedBus implements Bus {
   /** Consumers see records up to here: with fsync 'always' only what is fsync'd. */
   private visibleEnd(t: Topic): number {
     if (!t.log) return t.ring.endOffset;
-    return this.durable?.fsync === 'always' ? t.log.syncedEnd : t.log.endOffset;
+    return this.durable?.fsync === 'always' ? t.log.syncedEnd : t.log.writtenEnd;
   }
 
   private async read(t: Topic, from: number, max: number): Promise<BusMessage[]> {

@@ -83,9 +83,15 @@ describe('durable embedded bus survives kill -9', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const fsync of ['never', 'interval', 'always'] as FsyncPolicy[]) {
-    it(`fsync ${fsync}: every acknowledged record is there after SIGKILL, in order, once, and the log stays usable`, async () => {
-      child = startChild('publisher.child.ts', [dir, fsync, '100']);
+  for (const [fsync, writes] of [
+    ['never', 'sync'],
+    ['interval', 'sync'],
+    ['always', 'sync'],
+    ['never', 'async'],
+    ['always', 'async'],
+  ] as [FsyncPolicy, string][]) {
+    it(`fsync ${fsync}, ${writes} writes: every acknowledged record is there after SIGKILL, in order, once, and the log stays usable`, async () => {
+      child = startChild('publisher.child.ts', [dir, fsync, '100', writes]);
       const target = fsync === 'always' ? 3000 : 30_000;
       const lastAck = (): number => {
         for (let i = child!.lines.length - 1; i >= 0; i--) {

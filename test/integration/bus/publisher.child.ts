@@ -1,16 +1,19 @@
 /**
  * Child process of kill-restart.test.ts: publishes numbered records in batches for ever and prints
  * `ack <last seq>` after each publish resolves. The test kills it with SIGKILL mid-stream.
- * Usage: node --import tsx publisher.child.ts <dir> <fsync> <batch>
+ * Usage: node --import tsx publisher.child.ts <dir> <fsync> <batch> [sync|async]
  */
 import { EmbeddedBus } from '../../../core/bus/embedded-bus.ts';
 import type { FsyncPolicy } from '../../../core/bus/durable-log.ts';
 
-const [dir, fsync, batchArg] = process.argv.slice(2);
+const [dir, fsync, batchArg, writes] = process.argv.slice(2);
 if (dir === undefined || fsync === undefined) throw new Error('usage: publisher.child.ts <dir> <fsync> [batch]');
 const batch = Number(batchArg ?? 100);
 
-const bus = new EmbeddedBus({ prefix: 'em', durable: { dir, fsync: fsync as FsyncPolicy, segmentBytes: 256 * 1024 } });
+const bus = new EmbeddedBus({
+  prefix: 'em',
+  durable: { dir, fsync: fsync as FsyncPolicy, segmentBytes: 256 * 1024, writes: writes === 'async' ? 'async' : 'sync' },
+});
 await bus.start();
 process.stdout.write('ready\n');
 for (let seq = 0; ; seq += batch) {
