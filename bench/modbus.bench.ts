@@ -147,6 +147,8 @@ async function main(): Promise<void> {
     failedPolls: failedPolls - failed0,
     meanPollLatencyMs: Number(((pollSeconds / Math.max(1, measuredPolls)) * 1000).toFixed(2)),
     maxPollLatencyMs: Number((maxPoll * 1000).toFixed(1)),
+    heapUsedMB: Math.round(process.memoryUsage().heapUsed / 1048576),
+    externalMB: Math.round(process.memoryUsage().external / 1048576),
     checksum,
   };
   console.log(
