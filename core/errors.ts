@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'CONNECTION_CLOSED'
   | 'CONNECTION_REFUSED'
   | 'NOT_CONNECTED'
+  /** A peer's certificate is not in our trust list (OPC UA, TLS); details name how to trust it. */
+  | 'CERTIFICATE_UNTRUSTED'
   // device
   | 'DEVICE_EXCEPTION'
   | 'UNKNOWN_DEVICE'
