@@ -36,6 +36,7 @@ import type { FrameInfo, FrameProblem, StoredRecord } from './record-codec.ts';
 const fdatasyncAsync = promisify(fs.fdatasync);
 const closeAsync = promisify(fs.close);
 
+/** When appended bytes are fsync'd: before publish resolves, on a timer, or when the OS decides. */
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
 export interface DurableLogOptions {
@@ -89,10 +90,12 @@ interface Segment {
   lastIndexedPosition: number;
 }
 
+/** `00000000000000001234.seg`: segments sort by name in offset order. */
 export function segmentFileName(baseOffset: number): string {
   return `${String(baseOffset).padStart(20, '0')}.seg`;
 }
 
+/** The on-disk log of one topic (see the file comment for its error policy). */
 export class DurableLog {
   readonly topic: string;
   readonly dir: string;

@@ -240,6 +240,7 @@ describe('embedded bus (in memory)', () => {
       bus.subscribe(T, { group: '' }, () => undefined),
       (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'),
     );
+    await assert.rejects(bus.publish('..', readings(0, 1)), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
   });
 });
 

@@ -370,6 +370,7 @@ export class EmbeddedBus implements Bus {
         details[`${t.name}.fsyncs`] = t.log.fsyncCount;
         details[`${t.name}.retentionDroppedRecords`] = t.retentionDroppedRecords;
         if (t.log.failed) problems.push(`log of ${t.name} failed: ${t.log.failed.message}`);
+        if (t.offsets?.lastFlushError !== undefined) problems.push(`fsync of group offsets of ${t.name} failed: ${errorMessage(t.offsets.lastFlushError)}`);
       } else {
         details[`${t.name}.evictedRecords`] = t.ringEvicted;
       }
@@ -402,7 +403,9 @@ export class EmbeddedBus implements Bus {
   private topicFor(name: string): Topic {
     const t = this.topics.get(name);
     if (t !== undefined) return t;
-    if (typeof name !== 'string' || name === '') throw new EnergyMeshError('INVALID_ARGUMENT', 'embedded bus: topic must be a non-empty string');
+    if (typeof name !== 'string' || name === '' || name === '.' || name === '..') {
+      throw new EnergyMeshError('INVALID_ARGUMENT', `embedded bus: invalid topic name ${JSON.stringify(name)}`);
+    }
     return this.openTopic(name);
   }
 

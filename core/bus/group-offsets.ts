@@ -59,6 +59,7 @@ export function decodeOffsetSlot(b: Buffer): { sequence: number; offset: number;
   return { sequence: b.readDoubleLE(8), offset, committedAt: b.readDoubleLE(24) };
 }
 
+/** The committed offsets of the consumer groups of one topic (see the file comment). */
 export class GroupOffsetStore {
   private readonly dir: string;
   private readonly files = new Map<string, GroupFile>();
