@@ -87,6 +87,8 @@ describe('protocol.iec61850 plugin', function () {
     assert.equal(dev['port'], 102);
     assert.equal(dev['reconnectDelayMs'], 2000);
     assert.equal((dev['reports'] as Record<string, unknown>[])[0]?.['gi'], true);
+    const example = readJson('test/fixtures/iec61850/plugin-config.example.json');
+    assert.ok(validate(example), JSON.stringify(validate.errors));
     for (const bad of [{ devices: [{ id: 'x' }] }, { devices: [{ id: 'x', host: 'h', port: 0 }] }, { devices: [{ id: 'x', host: 'h', points: [{ ref: 'no-ld' }] }] }, { devices: [{ id: 'x', host: 'h', reports: [{ rcb: 'a/b', trgOps: ['bogus'] }] }] }]) {
       assert.equal(validate(bad), false, JSON.stringify(bad));
     }
