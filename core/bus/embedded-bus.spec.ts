@@ -298,6 +298,21 @@ describe('embedded bus (durable)', () => {
     });
   }
 
+  for (const writes of ['sync', 'async'] as const) {
+    it(`stop() with publishes in flight (fsync always, ${writes} writes): each resolves, and all of them are on disk`, async () => {
+      let bus = await make({ fsync: 'always', writes });
+      const publishes = Array.from({ length: 20 }, (_, i) => bus.publish(T, readings(i * 100, 100)));
+      await bus.stop();
+      const outcomes = await Promise.allSettled(publishes);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        Array.from({ length: 20 }, () => 'fulfilled'),
+      );
+      bus = await make({ fsync: 'always', writes });
+      assert.equal(bus.health().details?.[`${T}.endOffset`], 2000);
+    });
+  }
+
   it('a new group committed at subscribe time does not skip records published before a crash', async () => {
     const bus = await make();
     const release = deferred();
