@@ -177,7 +177,6 @@ export class Kernel {
         await container.load(module);
         runtime.container = container;
         runtime.context = context;
-        runtime.health.degraded('loaded, not started');
       } catch (e) {
         this.pluginFailed(runtime, 'load', e);
       }
@@ -271,7 +270,7 @@ export class Kernel {
     const health = new SimpleHealthReporter((h, prev) => {
       this.metrics.pluginHealth.set({ plugin: id }, h.state === 'up' ? 2 : h.state === 'degraded' ? 1 : 0);
       if (prev.state !== h.state) {
-        const level = h.state === 'up' ? 'info' : h.state === 'degraded' ? 'warn' : 'error';
+        const level = h.state === 'up' || h.reason === 'stopped' ? 'info' : h.state === 'degraded' ? 'warn' : 'error';
         this.logger[level]({ plugin: id, state: h.state, reason: h.reason }, 'plugin health changed');
       }
     });
@@ -339,7 +338,7 @@ export class Kernel {
         await this.step(p, `start driver ${driver.id}`, () => driver.start(this.driverContext(p, driver)));
       }
       p.started = true;
-      if (p.health.current().reason === 'loaded, not started') p.health.up();
+      if (p.health.current().reason === 'not started') p.health.up(); // unless the plugin reported otherwise while starting
     } catch (e) {
       this.pluginFailed(p, 'start', e);
     }

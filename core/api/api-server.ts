@@ -70,6 +70,8 @@ const errorSchema: JsonSchema = {
 /** Builds the API for `kernel`; call `listen()` to serve it. */
 export async function createApiServer(kernel: Kernel, options: ApiServerOptions): Promise<FastifyInstance> {
   const ajv = createSharedAjv();
+  // query strings and path parameters arrive as text: coerce them to the schema's types
+  const coercingAjv = createSharedAjv({ coerceTypes: true });
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -77,7 +79,7 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
   });
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema as JsonSchema));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv : coercingAjv).compile(schema as JsonSchema));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler((error: FastifyError | EnergyMeshError, _request, reply) => sendError(reply, error));
   app.setNotFoundHandler((request, reply) => {

@@ -31,8 +31,8 @@ export function sharedSchema(name: string): JsonSchema {
 }
 
 /** An ajv instance with every shared schema added (resolvable by `$id`). */
-export function createSharedAjv(): Ajv2020 {
-  const ajv = createAjv();
+export function createSharedAjv(options: { coerceTypes?: boolean } = {}): Ajv2020 {
+  const ajv = createAjv(options);
   for (const schema of sharedSchemas().values()) ajv.addSchema(schema);
   return ajv;
 }

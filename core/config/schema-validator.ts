@@ -23,8 +23,8 @@ export interface ValidationIssue {
 }
 
 /** Creates the ajv instance EnergyMesh uses: strict, all errors, defaults applied, formats, x-secret. */
-export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: true, allowUnionTypes: true });
+export function createAjv(options: { coerceTypes?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, useDefaults: true, allowUnionTypes: true, coerceTypes: options.coerceTypes ?? false });
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   return ajv;

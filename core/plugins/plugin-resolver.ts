@@ -82,8 +82,13 @@ export function readPluginManifest(dir: string, builtin = false): PluginLocation
 }
 
 let builtins: Map<string, PluginLocation> | undefined;
+/** Built-in plugin folders whose manifest is broken, by id when the id could be read, else by folder. */
+const brokenBuiltins = new Map<string, EnergyMeshError>();
 
-/** The built-in plugins by id. A broken built-in manifest is a bug and throws. */
+/**
+ * The built-in plugins by id. A broken built-in manifest does not hide the others: it is remembered
+ * and reported when (and only when) that plugin is asked for.
+ */
 export function builtinPlugins(): Map<string, PluginLocation> {
   if (builtins) return builtins;
   const map = new Map<string, PluginLocation>();
@@ -92,15 +97,32 @@ export function builtinPlugins(): Map<string, PluginLocation> {
     for (const name of readdirSync(root).sort()) {
       const dir = join(root, name);
       if (!existsSync(join(dir, 'plugin.json'))) continue;
-      const loc = readPluginManifest(dir, true);
+      let loc: PluginLocation;
+      try {
+        loc = readPluginManifest(dir, true);
+      } catch (e) {
+        if (!(e instanceof EnergyMeshError)) throw e;
+        brokenBuiltins.set(manifestId(dir) ?? dir, e);
+        continue;
+      }
       if (map.has(loc.manifest.id)) {
-        throw new EnergyMeshError('PLUGIN_DUPLICATE', `two built-in plugins have the id ${loc.manifest.id}: ${map.get(loc.manifest.id)?.dir} and ${dir}`);
+        brokenBuiltins.set(loc.manifest.id, new EnergyMeshError('PLUGIN_DUPLICATE', `two built-in plugins have the id ${loc.manifest.id}: ${map.get(loc.manifest.id)?.dir} and ${dir}`));
+        continue;
       }
       map.set(loc.manifest.id, loc);
     }
   }
   builtins = map;
   return map;
+}
+
+function manifestId(dir: string): string | undefined {
+  try {
+    const id = (JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a config entry names. */
@@ -110,6 +132,8 @@ export type PluginReference = { id: string } | { path: string } | { package: str
 export function resolvePlugin(ref: PluginReference, baseDir: string): PluginLocation {
   if ('id' in ref) {
     const loc = builtinPlugins().get(ref.id);
+    const broken = brokenBuiltins.get(ref.id);
+    if (broken) throw broken;
     if (!loc) {
       const known = [...builtinPlugins().keys()].join(', ');
       throw new EnergyMeshError('PLUGIN_NOT_FOUND', `unknown plugin id ${ref.id}; built-in plugins are: ${known}. Third-party plugins are named by path or package.`, {
