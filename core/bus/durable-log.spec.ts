@@ -167,6 +167,37 @@ for (const writes of ['sync', 'async'] as const) describe(`bus durable log (${wr
     await log.close();
   });
 
+  for (const fsync of ['always', 'interval', 'never'] as const) {
+    it(`fsync ${fsync}: rolling segments under concurrent syncs leaves no file descriptor open after close`, async () => {
+      const fds = (): number => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      const log = open({ fsync, segmentBytes: 700 });
+      const waits: Promise<void>[] = [];
+      for (let i = 0; i < 40; i++) {
+        const { written } = log.append(records(i * 3, 3), i);
+        waits.push(written.then(() => (i % 3 === 0 ? log.sync() : undefined)));
+      }
+      await Promise.all(waits);
+      assert.ok(log.segmentCount > 5);
+      await log.close();
+      assert.equal(fds(), before);
+      const again = open();
+      assert.equal(again.endOffset, 120);
+      const seqs: number[] = [];
+      for (let from = 0; from < 120; ) {
+        const got = await again.read(from, 1000);
+        assert.ok(got.length > 0, `records from ${from}`);
+        seqs.push(...got.map((r) => (r.value as { seq: number }).seq));
+        from += got.length;
+      }
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: 120 }, (_, i) => i),
+      );
+      await again.close();
+    });
+  }
+
   it('keeps the order of batches appended without waiting (async: queued and coalesced into writev)', async () => {
     const log = open();
     const all = Array.from({ length: 50 }, (_, i) => log.append(records(i * 4, 4), i));

@@ -334,7 +334,7 @@ export class DurableLog {
 
   /** A rolled segment whose writes are all done: fsync'd and closed by the next sync (closed now with 'never'). */
   private retire(fd: number): void {
-    if (this.fsync === 'never') fs.closeSync(fd);
+    if (this.fsync === 'never' && this.syncing === null) fs.closeSync(fd);
     else this.retiring.push(fd);
   }
 
@@ -371,6 +371,9 @@ export class DurableLog {
   private async doSync(): Promise<void> {
     this.fsyncs++;
     const target = this.written;
+    // Captured now: a roll during the awaits below moves this descriptor to `retiring` (closed only by a
+    // later sync), and the records up to `target` are in it, not in the new one.
+    const activeFd = this.fd;
     const retiring = this.retiring;
     this.retiring = [];
     const syncDir = this.dirDirty;
@@ -381,8 +384,8 @@ export class DurableLog {
         await fdatasyncAsync(fd);
         await closeAsync(fd);
       }
-      await fdatasyncAsync(this.fd);
-      if (syncDir) fsyncDir(this.dir);
+      await fdatasyncAsync(activeFd);
+      if (syncDir) await fsyncDirAsync(this.dir);
       if (target > this.durableEnd) this.durableEnd = target;
     } catch (e) {
       this.failure ??= new EnergyMeshError('LOG_WRITE_FAILED', `bus log ${this.topic}: fsync failed: ${errorMessage(e)}`, {
@@ -566,6 +569,15 @@ function corrupt(dir: string, file: string, position: number, reason: string): E
   return new EnergyMeshError('LOG_CORRUPT', `bus log corrupt: ${full} at byte ${position}: ${reason}`, {
     details: { file: full, position, reason },
   });
+}
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 function fsyncDir(dir: string): void {
