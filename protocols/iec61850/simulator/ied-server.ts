@@ -279,7 +279,7 @@ export class IedServer implements MmsServerHandler {
     this.values.set(k, value);
     const a = this.attrs.get(k);
     const trig = a?.triggers;
-    const changed = old === undefined || JSON.stringify(old, replacer) !== JSON.stringify(value, replacer);
+    const changed = old === undefined || !sameData(old, value);
     let r: ReasonCode | undefined;
     if (reason === 'data-change' && trig?.dchg && changed) r = 'data-change';
     else if (trig?.qchg && changed) r = 'quality-change';
@@ -287,18 +287,28 @@ export class IedServer implements MmsServerHandler {
     if (r) this.onChange(domain, item, r);
   }
 
+  private measurements: { domain: string; item: string; phase: number; tKey?: string }[] | undefined;
+
   private updateMeasurements(): void {
     this.tick++;
     const now = this.now();
-    for (const [k, a] of this.attrs) {
-      if (a.fc !== 'MX' || a.type.type !== 'float') continue;
-      const slash = k.indexOf('/');
-      const domain = k.slice(0, slash);
-      const item = k.slice(slash + 1);
-      const phase = [...item].reduce((s, c) => s + c.charCodeAt(0), 0) % 7;
-      this.setValue(domain, item, { type: 'float', value: Math.fround(Math.sin(this.tick * 0.1 + phase)) });
-      const tItem = item.replace(/\$mag\$f$|\$cVal\$mag\$f$/, '$t');
-      if (tItem !== item && this.values.has(key(domain, tItem))) this.values.set(key(domain, tItem), { type: 'utc-time', value: utcTimeFromMs(now, 0x8a) });
+    if (!this.measurements) {
+      this.measurements = [];
+      for (const [k, a] of this.attrs) {
+        if (a.fc !== 'MX' || a.type.type !== 'float') continue;
+        const slash = k.indexOf('/');
+        const domain = k.slice(0, slash);
+        const item = k.slice(slash + 1);
+        const tItem = item.replace(/\$mag\$f$|\$cVal\$mag\$f$/, '$t');
+        const m: { domain: string; item: string; phase: number; tKey?: string } = { domain, item, phase: [...item].reduce((sum, c) => sum + c.charCodeAt(0), 0) % 7 };
+        if (tItem !== item && this.values.has(key(domain, tItem))) m.tKey = key(domain, tItem);
+        this.measurements.push(m);
+      }
+    }
+    const t: MmsData = { type: 'utc-time', value: utcTimeFromMs(now, 0x8a) };
+    for (const m of this.measurements) {
+      if (m.tKey) this.values.set(m.tKey, t);
+      this.setValue(m.domain, m.item, { type: 'float', value: Math.fround(Math.sin(this.tick * 0.1 + m.phase)) });
     }
   }
 
@@ -540,6 +550,26 @@ export class IedServer implements MmsServerHandler {
     }
   }
 
+  private readonly indexes = new WeakMap<DataSetRuntime, Map<string, number[]>>();
+
+  /** member key (`domain/item`) → indices in the RCB's data set. */
+  private memberIndex(r: Rcb): Map<string, number[]> | undefined {
+    const ds = this.dataSetOf(r);
+    if (!ds) return undefined;
+    let index = this.indexes.get(ds);
+    if (!index) {
+      index = new Map();
+      ds.members.forEach((m, i) => {
+        const k = key(m.domain, m.item);
+        const list = index?.get(k) ?? [];
+        list.push(i);
+        index?.set(k, list);
+      });
+      this.indexes.set(ds, index);
+    }
+    return index;
+  }
+
   private dataSetOf(r: Rcb): DataSetRuntime | undefined {
     const ref = String(this.rcbValue(r, 'DatSet') ?? '');
     const i = ref.indexOf('/');
@@ -585,14 +615,20 @@ export class IedServer implements MmsServerHandler {
       const enabled = this.rcbValue(r, 'RptEna') === true;
       if (!enabled && !r.buffered) continue;
       if (!bitAt(bits(this.values.get(key(r.ld.name, `${r.item}$TrgOps`))), TrgOp[op])) continue;
-      const ds = this.dataSetOf(r);
-      if (!ds) continue;
-      ds.members.forEach((m, idx) => {
-        if (m.domain !== domain || !(item === m.item || item.startsWith(`${m.item}$`))) return;
-        const set = r.pending.get(idx) ?? new Set<ReasonCode>();
-        set.add(reason);
-        r.pending.set(idx, set);
-      });
+      const index = this.memberIndex(r);
+      if (!index) continue;
+      // the changed leaf, or any FCD/FCDA above it, may be a member
+      let path = item;
+      for (;;) {
+        for (const idx of index.get(key(domain, path)) ?? []) {
+          const set = r.pending.get(idx) ?? new Set<ReasonCode>();
+          set.add(reason);
+          r.pending.set(idx, set);
+        }
+        const cut = path.lastIndexOf('$');
+        if (cut < 0) break;
+        path = path.slice(0, cut);
+      }
       if (r.pending.size === 0 || r.bufTimer) continue;
       const bufTm = Number(this.rcbValue(r, 'BufTm') ?? 0);
       r.bufTimer = setTimeout(() => {
@@ -813,6 +849,24 @@ export class IedServer implements MmsServerHandler {
 function generalizedTime(ms: number): string {
   const d = new Date(Math.floor(ms / 1000) * 1000);
   return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, '.000Z');
+}
+
+function sameData(a: MmsData, b: MmsData): boolean {
+  if (a.type !== b.type) return false;
+  switch (a.type) {
+    case 'boolean':
+    case 'integer':
+    case 'unsigned':
+    case 'float':
+    case 'visible-string':
+    case 'mms-string':
+    case 'generalized-time':
+    case 'bcd':
+    case 'objId':
+      return a.value === (b as typeof a).value;
+    default:
+      return JSON.stringify(a, replacer) === JSON.stringify(b, replacer);
+  }
 }
 
 function replacer(_k: string, v: unknown): unknown {
