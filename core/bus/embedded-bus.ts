@@ -122,6 +122,8 @@ class EmbeddedSubscription implements Subscription {
   /** Wakes the loop out of a wait or back-off. */
   wake: (() => void) | null = null;
   loop: Promise<void> | null = null;
+  /** The delivery loop has ended. */
+  finished = false;
   closing: Promise<void> | null = null;
 
   constructor(
@@ -197,6 +199,7 @@ export class EmbeddedBus implements Bus {
       this.logger.info({ durable: this.durable?.dir ?? false, fsync: this.durable?.fsync, topics: this.topics.size }, 'embedded bus started');
     } catch (e) {
       await this.closeTopics();
+      this.topics.clear();
       this.releaseLock();
       this.state = 'new';
       throw e;
@@ -236,7 +239,7 @@ export class EmbeddedBus implements Bus {
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      const stuck = active.filter((s) => s.loop !== null);
+      const stuck = active.filter((s) => !s.finished);
       for (const s of stuck) s.abandoned = true;
       this.logger.warn(
         { groups: stuck.map((s) => `${s.topic}/${s.group}`), timeoutMs: this.stopTimeoutMs },
@@ -462,9 +465,13 @@ export class EmbeddedBus implements Bus {
 
   private activate(t: Topic, g: GroupState, sub: EmbeddedSubscription): void {
     g.active = sub;
-    sub.loop = this.deliver(t, g, sub).catch((e: unknown) => {
-      this.logger.error({ err: e, topic: t.name, group: g.name }, 'embedded bus: delivery loop ended by an error');
-    });
+    sub.loop = this.deliver(t, g, sub)
+      .catch((e: unknown) => {
+        this.logger.error({ err: e, topic: t.name, group: g.name }, 'embedded bus: delivery loop ended by an error');
+      })
+      .finally(() => {
+        sub.finished = true;
+      });
   }
 
   /** Waits until `ms` passed or the subscription is closed. */
