@@ -15,7 +15,7 @@ const TABLE: Uint16Array = (() => {
 /** CRC-16/DNP of `data[start, end)`. */
 export function crcDnp(data: Uint8Array, start = 0, end = data.length): number {
   let crc = 0;
-  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ (TABLE[(crc ^ (data[i] ?? 0)) & 0xff] ?? 0);
+  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ TABLE[(crc ^ data[i]!) & 0xff]!;
   return ~crc & 0xffff;
 }
 

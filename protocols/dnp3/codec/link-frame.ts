@@ -189,6 +189,5 @@ export function decodeLinkFrame(buf: Uint8Array): { frame: LinkFrame; size: numb
     data.set(buf.subarray(o, o + k), i);
     o += k + 2;
   }
-  const { len: _len, ...fields } = h;
-  return { frame: { ...fields, data }, size };
+  return { frame: { dir: h.dir, prm: h.prm, fcb: h.fcb, fcvDfc: h.fcvDfc, func: h.func, dest: h.dest, src: h.src, data }, size };
 }

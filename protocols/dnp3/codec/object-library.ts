@@ -219,10 +219,13 @@ function numeric(group: number, variation: number, name: string, role: ObjectRol
   add({
     group, variation, name, role, pointType, size, hasFlags: flags, ...(time ? { time: 'absolute' as const } : {}),
     decode(r) {
-      const f = flags ? r.u8() : undefined;
+      if (flags) {
+        const f = r.u8();
+        const value = readNum(r, field);
+        return time ? { kind: 'point', value, flags: f, time: r.u48() } : { kind: 'point', value, flags: f };
+      }
       const value = readNum(r, field);
-      const t = time ? r.u48() : undefined;
-      return { kind: 'point', value, ...(f !== undefined ? { flags: f } : {}), ...(t !== undefined ? { time: t } : {}) };
+      return time ? { kind: 'point', value, time: r.u48() } : { kind: 'point', value };
     },
     encode(w, v) {
       const p = asPoint(v, name);

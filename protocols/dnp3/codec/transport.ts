@@ -114,6 +114,12 @@ export class TransportReassembler {
         }),
       };
     }
+    if (h.fir && h.fin) {
+      // single-segment fragment: no concatenation
+      this.reset();
+      if (payload.length === 0) return { error: new EnergyMeshError('FRAME_TRUNCATED', 'DNP3 transport: empty fragment') };
+      return error ? { apdu: payload.slice(), error } : { apdu: payload.slice() };
+    }
     this.parts.push(payload.slice());
     this.size += payload.length;
     this.expectedSeq = (h.seq + 1) & 0x3f;
