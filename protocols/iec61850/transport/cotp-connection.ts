@@ -75,22 +75,27 @@ export class CotpConnection {
 
   private awaitTpdu(timeoutMs: number, send: () => void): Promise<CotpTpdu> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.tpduListener = undefined;
-        this.close();
-        reject(new EnergyMeshError('TIMEOUT', 'COTP: connection handshake timed out', { retriable: true }));
-      }, timeoutMs);
-      const onClose = (e?: EnergyMeshError): void => {
-        clearTimeout(timer);
-        reject(e ?? new EnergyMeshError('CONNECTION_CLOSED', 'COTP: closed during handshake', { retriable: true }));
-      };
-      this.closeListeners.push(onClose);
-      this.tpduListener = (t) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
         clearTimeout(timer);
         this.tpduListener = undefined;
         const i = this.closeListeners.indexOf(onClose);
         if (i >= 0) this.closeListeners.splice(i, 1);
-        resolve(t);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        if (!settle()) return;
+        reject(new EnergyMeshError('TIMEOUT', 'COTP: connection handshake timed out', { retriable: true }));
+        this.close();
+      }, timeoutMs);
+      const onClose = (e?: EnergyMeshError): void => {
+        if (settle()) reject(e ?? new EnergyMeshError('CONNECTION_CLOSED', 'COTP: closed during handshake', { retriable: true }));
+      };
+      this.closeListeners.push(onClose);
+      this.tpduListener = (t) => {
+        if (settle()) resolve(t);
       };
       send();
     });
@@ -142,8 +147,8 @@ export class CotpConnection {
 
   close(error?: EnergyMeshError): void {
     if (this.closed) return;
-    this.channel.close();
     this.finish(error);
+    this.channel.close();
   }
 
   private finish(error?: EnergyMeshError): void {
