@@ -263,7 +263,9 @@ const SCENARIOS: Record<string, (total: number) => Promise<object>> = {
   pacedNever: () => paced('durable fsync=never', 'never', 100_000, 3),
   pacedNeverAsync: () => paced('durable fsync=never, async writes', 'never', 100_000, 3, 'async'),
   pacedInterval: () => paced('durable fsync=interval', 'interval', 100_000, 3),
+  pacedIntervalAsync: () => paced('durable fsync=interval, async writes', 'interval', 100_000, 3, 'async'),
   pacedAlways: () => paced('durable fsync=always', 'always', 100_000, 3),
+  pacedAlwaysAsync: () => paced('durable fsync=always, async writes', 'always', 100_000, 3, 'async'),
 };
 
 function runScenario(name: string, total: number): Promise<object> {
@@ -290,7 +292,7 @@ export async function run(): Promise<void> {
   console.table(rows);
   console.log('paced at 100k records/s for 3 s (the pipeline target):');
   const pacedRows = [];
-  for (const name of ['pacedMemory', 'pacedNever', 'pacedNeverAsync', 'pacedInterval', 'pacedAlways']) pacedRows.push(await runScenario(name, total));
+  for (const name of ['pacedMemory', 'pacedNever', 'pacedNeverAsync', 'pacedInterval', 'pacedIntervalAsync', 'pacedAlways', 'pacedAlwaysAsync']) pacedRows.push(await runScenario(name, total));
   console.table(pacedRows);
   console.log('payload encoding (encode into frames / check CRC + decode), one core:');
   console.table(compareEncodings(Math.min(total, 200_000)));
