@@ -33,6 +33,7 @@ import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
 import { EnergyMeshError } from '../../core/errors.ts';
 import { ChainDb } from '../storage/chain-db.ts';
 import { createChainCommon } from './chain-common.ts';
+import { initChainCrypto, keccak256 } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
 import { Mempool, txError, type MempoolOptions, type PooledTx } from './mempool.ts';
 import {
@@ -51,7 +52,7 @@ const EXTRA_DATA = new TextEncoder().encode('EMPoS');
 export interface ChainOptions {
   dataDir: string;
   genesis: Genesis;
-  /** Native secp256k1 (default true; false measures the pure-JS path). */
+  /** Native secp256k1 and WASM keccak (default true; false measures the pure-JS path). */
   nativeCrypto?: boolean;
   mempool?: Partial<MempoolOptions>;
   /** Most transactions per block (default: as many as fit the gas limit). */
@@ -145,6 +146,7 @@ export class Chain {
 
   /** Opens the chain in `dataDir`, writing the genesis block on first use; reopens at the last committed block. */
   static async open(options: ChainOptions): Promise<Chain> {
+    await initChainCrypto();
     const common = createChainCommon(options.genesis.chainId, options.nativeCrypto ?? true);
     const db = await ChainDb.open(options.dataDir);
     try {
@@ -684,7 +686,7 @@ export function matchLogs(block: Block, receipts: readonly StoredReceipt[], addr
 /** Root of the trie keyed by RLP(index), as for transactions and receipts. */
 async function orderedTrieRoot(values: Uint8Array[]): Promise<Uint8Array> {
   if (values.length === 0) return KECCAK256_RLP;
-  const trie = await createMPT();
+  const trie = await createMPT({ useKeyHashingFunction: keccak256 });
   for (let i = 0; i < values.length; i++) await trie.put(RLP.encode(i), values[i]!);
   return trie.root();
 }
