@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createComplianceServices } from '../../core/compliance/compliance-services.ts';
 import type { TelemetryRecord } from '../../core/model/telemetry.ts';
 import { isEnergyMeshError } from '../../core/errors.ts';
 import { createGdprModule, InMemoryPersonalDataStore, PSEUDONYM_KEY_TAG } from './gdpr-module.ts';
@@ -106,5 +110,39 @@ describe('eu-gdpr', () => {
     assert.equal(await m.personalData?.erase(store, 'CUST-000123'), 1);
     assert.equal((await store.find('CUST-000123')).length, 0);
     assert.equal(store.size(), 1);
+  });
+
+  it('through the manager: egress output carries no personal identifier; subject access, erasure and purge are audited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'em-gdpr-'));
+    try {
+      let now = Date.UTC(2026, 10, 24, 7, 0);
+      const store = new InMemoryPersonalDataStore();
+      store.add({ subjectId: 'CUST-000123', kind: 'contract', storedAt: now - 10 * 86_400_000, data: { meterId: 'meter-4711-0815' } });
+      store.add({ subjectId: 'CUST-000777', kind: 'contract', storedAt: now - 900 * 86_400_000, data: {} });
+      const { manager, audit } = createComplianceServices({ dataDir: dir, modules: [createGdprModule(config())], clock: () => now, personalData: store });
+      const batch = (): TelemetryRecord[] => [meterRecord(), meterRecord({ seq: 43, pointId: 'voltage-l1', value: 231.2 }), meterRecord({ deviceId: 'inverter-7', tags: { customerId: 'CUST-000123' } })];
+      assert.ok(JSON.stringify(manager.egressStage().process(batch())).includes('CUST-000123'), 'off: unchanged');
+      manager.enable('eu-gdpr', { by: 'dpo', reason: 'DPIA 2026-14' });
+      const ingest = manager.stage().process(batch()) as TelemetryRecord[];
+      assert.ok(JSON.stringify(ingest).includes('meter-4711-0815'), 'egress rules do not run at ingest');
+      const out = JSON.stringify(manager.egressStage().process(batch()));
+      for (const id of ['meter-4711-0815', 'CUST-000123', 'NCCC001234', '12 Rue de la Paix']) assert.ok(!out.includes(id), `${id} left the site`);
+      assert.equal(manager.status().counters['eu-gdpr']?.transformed, 3);
+      const report = await manager.subjectAccess('CUST-000123', 'dpo');
+      assert.equal(report.records.length, 1);
+      assert.equal(await manager.erase('CUST-000123', { by: 'dpo', reason: 'Art. 17 request #88' }), 1);
+      now += 1000;
+      assert.equal(await manager.purgeExpiredPersonalData(), 1, 'the 900-day-old record is past the 730-day limit');
+      assert.equal(store.size(), 0);
+      const recs = audit.readAll().filter((r) => r.type === 'compliance.erasure');
+      assert.deepEqual(recs.map((r) => [r.actor, r.action, r.details?.records]), [
+        ['dpo', 'subject-access', 1],
+        ['dpo', 'erase', 1],
+        ['system', 'purge', 1],
+      ]);
+      await assert.rejects(manager.erase('x', { by: 'dpo', reason: '' }), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -298,6 +298,20 @@ describe('ComplianceManager', () => {
     assert.throws(() => m.report(T0, T0 - 1), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
   });
 
+  it('cancels a scheduled change before it takes effect, audited; refuses an applied one', () => {
+    const m = manager();
+    const applied = m.enable('alpha', { by: 'o', reason: 'now' });
+    const scheduled = m.disable('alpha', { by: 'o', reason: 'later', at: T0 + 30 * MIN });
+    assert.throws(() => m.cancel(applied.seq, { by: 'o', reason: 'oops' }), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT') && /took effect/.test(e.message));
+    assert.throws(() => m.cancel(scheduled.seq, { by: 'o', reason: '' }), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT') && /reason/.test(e.message));
+    m.cancel(scheduled.seq, { by: 'officer-9', reason: 'keep it on' });
+    now = T0 + 31 * MIN;
+    assert.deepEqual(m.status().active.map((a) => a.id), ['alpha'], 'the cancelled disable never happened');
+    assert.deepEqual(m.status().scheduled, []);
+    const last = audit.readAll().at(-1);
+    assert.deepEqual([last?.actor, last?.action, last?.outcome, last?.reason], ['officer-9', 'cancel', 'cancelled', 'keep it on']);
+  });
+
   it('findConflicts reports declared exclusions', () => {
     const a = testModule('a', { conflictsWith: ['b'] });
     assert.deepEqual(findConflicts([a, testModule('b')]).map((c) => [c.a, c.b]), [['a', 'b']]);

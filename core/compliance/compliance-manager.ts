@@ -263,6 +263,32 @@ export class ComplianceManager {
     return this.toggle(id, 'disable', options);
   }
 
+  /**
+   * Cancels a scheduled change (by its seq, from `status().scheduled`) before it takes effect;
+   * mandatory reason; refused if the timeline without it would have conflicts. Audited.
+   */
+  cancel(seq: number, options: { by: string; reason: string }): ComplianceChange {
+    const now = this.clock();
+    const change = this.changes.find((c) => c.seq === seq);
+    if (!change || change.at <= now) {
+      throw new EnergyMeshError('INVALID_ARGUMENT', `no scheduled change ${String(seq)} to cancel${change ? ` (it took effect at ${iso(change.at)})` : ''}; scheduled: ${this.changes.filter((c) => c.at > now).map((c) => c.seq).join(', ') || 'none'}`);
+    }
+    if (typeof options?.by !== 'string' || options.by.trim() === '') throw new EnergyMeshError('INVALID_ARGUMENT', `cancel change ${seq}: who cancels it is required`);
+    if (typeof options.reason !== 'string' || options.reason.trim() === '') throw new EnergyMeshError('INVALID_ARGUMENT', `cancel change ${seq}: a reason is required (it goes to the audit log)`);
+    const timeline = this.changes.filter((c) => c !== change);
+    for (const t of [now, ...timeline.filter((c) => c.at > now).map((c) => c.at)]) {
+      const conflicts = findConflicts(activeIdsIn(timeline, t).filter((m) => this.modules.has(m)).map((m) => this.modules.get(m) as ComplianceModule));
+      if (conflicts[0]) {
+        throw new EnergyMeshError('COMPLIANCE_VIOLATION', `cannot cancel change ${seq} (${change.action} ${change.module} at ${iso(change.at)}): from ${iso(t)} ${conflicts[0].message}`, { details: { conflicts } });
+      }
+    }
+    this.audit({ type: 'compliance.toggle', actor: options.by, action: 'cancel', target: change.module, reason: options.reason.trim(), outcome: 'cancelled', details: { change: seq, cancelledAction: change.action, effectiveAt: iso(change.at) } });
+    this.changes = timeline;
+    this.plan = undefined;
+    this.saveState();
+    return change;
+  }
+
   status(): ComplianceStatus {
     const now = this.clock();
     const since = new Map<string, ComplianceChange>();
