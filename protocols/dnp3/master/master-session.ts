@@ -60,7 +60,10 @@ export interface MasterSessionOptions {
   confirmedUserData?: boolean;
   /** Largest fragment we accept. Default 2048. */
   maxRxFragmentSize?: number;
-  /** Integrity poll (class 1,2,3,0) when first connected. Default true. */
+  /**
+   * Integrity poll (class 1,2,3,0) when first connected and again after the outstation reports a
+   * restart (IIN1.7). Default true. IIN1.7 is always cleared (WRITE g80v1).
+   */
   startupIntegrityPoll?: boolean;
   /** DISABLE_UNSOLICITED for classes 1-3 on each connect. Default false. */
   disableUnsolicitedOnStartup?: boolean;
@@ -409,6 +412,8 @@ export class MasterSession implements Disposable {
       if (!more) break;
       seq = (seq + 1) & 0x0f;
     }
+    // the next request follows the last response fragment's sequence (as opendnp3 does: capture 06)
+    this.seq = (seq + 1) & 0x0f;
     if (iin.iin2 & IIN2_REQUEST_ERRORS) {
       this.errorEmitter.fire(new EnergyMeshError('DEVICE_EXCEPTION', `DNP3 master ${this.id}: ${functionName(func)} answered with ${iinNames({ iin1: 0, iin2: iin.iin2 }).join(', ')}`, {
         details: { iin1: iin.iin1, iin2: iin.iin2, function: functionName(func) },
@@ -496,6 +501,7 @@ export class MasterSession implements Disposable {
     this.lastIin = iin;
     this.iinEmitter.fire(iin);
     if (iin.iin1 & Iin1.DEVICE_RESTART && !this.restartHandling) {
+      // clear the restart bit, then (like opendnp3, when start-up integrity polls are on) poll again
       this.restartHandling = true;
       this.integrityDone = false;
       const integrity = this.makeTask('integrity', () => this.readTask(classHeaders({ class0: true, class1: true, class2: true, class3: true }).map((b) => b.header), 'integrity', true));
@@ -507,7 +513,7 @@ export class MasterSession implements Disposable {
         }
       });
       const existing = this.queue.findIndex((t) => t.name === 'integrity');
-      const next = existing >= 0 ? this.queue.splice(existing, 1) : [integrity];
+      const next = existing >= 0 ? this.queue.splice(existing, 1) : this.o.startupIntegrityPoll ? [integrity] : [];
       this.queue.unshift(clear, ...next);
       this.pump();
     }
@@ -521,7 +527,8 @@ export class MasterSession implements Disposable {
           this.timeSyncQueued = false;
         }
       });
-      this.queue.splice(this.restartHandling ? 2 : 0, 0, t);
+      const clearAt = this.queue.findIndex((x) => x.name === 'clear restart');
+      this.queue.splice(clearAt + 1, 0, t);
       this.pump();
     }
     if (iin.iin2 & Iin2.EVENT_BUFFER_OVERFLOW && this.o.integrityOnEventOverflow && !this.queue.some((t) => t.name === 'integrity')) {
