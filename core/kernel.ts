@@ -68,6 +68,8 @@ export interface PluginRuntime {
   routes: HttpRouteDefinition[];
   commands: CliCommandDefinition[];
   started: boolean;
+  /** Why the plugin failed to load or start, if it did. */
+  failure?: string;
 }
 
 export interface KernelOptions {
@@ -444,7 +446,8 @@ export class Kernel {
   /** A plugin failed to load or start: it is down, the rest goes on. */
   private pluginFailed(p: PluginRuntime, phase: string, e: unknown): void {
     const code = isEnergyMeshError(e) ? e.code : 'PLUGIN_FAILED';
-    p.health.down(`${phase} failed: ${errorMessage(e)}`);
+    p.failure = `${phase} failed: ${errorMessage(e)}`;
+    p.health.down(p.failure);
     this.metrics.errors.inc({ plugin: p.id, device: '', code });
     this.logger.error({ plugin: p.id, phase, err: errorMessage(e), code }, 'plugin failed');
   }

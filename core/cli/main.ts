@@ -195,8 +195,8 @@ async function validate(file: string, io: Io): Promise<number> {
     const config = loadConfig(source);
     const kernel = new Kernel(config, { logger: silentLogger(), defaultMetrics: false });
     await kernel.load(); // validates sections plugins contribute
-    const failed = kernel.plugins.filter((p) => p.health.current().state === 'down');
-    for (const p of failed) io.err(`${source.file}: plugin ${p.id}: ${p.health.current().reason}`);
+    const failed = kernel.plugins.filter((p) => p.failure !== undefined);
+    for (const p of failed) io.err(`${source.file}: plugin ${p.id}: ${p.failure}`);
     await kernel.stop();
     if (failed.length > 0) return 1;
     io.out(`${source.file}: valid (${config.plugins.length} plugin${config.plugins.length === 1 ? '' : 's'}: ${config.plugins.map((p) => p.manifest.id).join(', ') || 'none'})`);

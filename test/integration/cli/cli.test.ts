@@ -33,6 +33,12 @@ describe('energymesh CLI', () => {
     assert.match(r.err, /\/plugins\/0\/id: unknown plugin id protocol\.does-not-exist/);
   });
 
+  it('validate-config reports a plugin whose module cannot load', async () => {
+    const r = await cli('validate-config', join(fixtures, 'import-fails.yaml'));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /plugin test\.import-fails: load failed: boom at import/);
+  });
+
   it('validate-config names a missing file', async () => {
     const r = await cli('validate-config', join(fixtures, 'nope.yaml'));
     assert.equal(r.code, 1);
