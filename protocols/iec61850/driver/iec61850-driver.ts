@@ -218,6 +218,8 @@ class DeviceRunner {
   private readonly types = new Map<string, TypeSpec>();
   /** Latest quality of each DO (`domain/LN$FC$DO`), fed by `q` members of data sets. */
   private readonly doQuality = new Map<string, MmsData>();
+  private readonly pointsOfDo = new Map<string, Set<string>>();
+  private readonly lastValues = new Map<string, { value: Iec61850Sample['value']; unit?: string }>();
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -394,9 +396,14 @@ class DeviceRunner {
     if (r.entryId) this.lastEntryIds.set(rcb, r.entryId);
     const ts = r.timeOfEntryMs ?? Date.now();
     // quality members first (a DO's q may come in the same report as its value)
+    const qualityOnly = new Set<string>();
     for (const e of r.entries) {
       const ref = r.memberRefs[e.index] ?? e.reference ?? '';
-      if (ref.endsWith('$q')) this.doQuality.set(ref.slice(0, -2).split('$').slice(0, 3).join('$'), e.value);
+      if (!ref.endsWith('$q')) continue;
+      const slash = ref.indexOf('/');
+      const doKey = `${ref.slice(0, slash)}/${ref.slice(slash + 1, -2).split('$').slice(0, 3).join('$')}`;
+      this.doQuality.set(doKey, e.value);
+      qualityOnly.add(doKey);
     }
     const out: Iec61850Sample[] = [];
     for (const e of r.entries) {
@@ -408,11 +415,22 @@ class DeviceRunner {
       let p = this.points.get(pointIdOf(domain, item));
       if (!p) p = this.addPoint({ ref }, e.value);
       const doKey = `${domain}/${item.split('$').slice(0, 3).join('$')}`;
+      qualityOnly.delete(doKey);
+      this.pointsOfDo.set(doKey, new Set([...(this.pointsOfDo.get(doKey) ?? []), p.descriptor.pointId]));
       if (e.value.type === 'structure') {
         const parts = splitDo(e.value, await this.typeOf(domain, item));
         out.push(this.sample(p, parts.value, parts.q ?? this.doQuality.get(doKey), parts.time ?? ts));
       } else out.push(this.sample(p, e.value, this.doQuality.get(doKey), ts));
     }
+    // a quality change alone: re-issue the last value of the DO's points with the new quality
+    for (const doKey of qualityOnly) {
+      for (const pointId of this.pointsOfDo.get(doKey) ?? []) {
+        const last = this.lastValues.get(pointId);
+        if (last === undefined) continue;
+        out.push({ deviceId: this.config.id, pointId, ts, value: last.value, quality: mapQuality(this.doQuality.get(doKey)), protocol: 'iec61850', ...(last.unit ? { unit: last.unit } : {}) });
+      }
+    }
+    for (const smp of out) this.lastValues.set(smp.pointId, { value: smp.value, ...(smp.unit ? { unit: smp.unit } : {}) });
     if (out.length > 0) this.hooks.onSamples(out);
   }
 

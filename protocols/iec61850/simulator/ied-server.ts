@@ -22,6 +22,7 @@ import type { DataAttribute, IedModel, LogicalDevice, LogicalNode, ReportControl
 import { MmsServer, MmsServiceError } from '../server/mms-server.ts';
 import type { MmsServerConnection, MmsServerHandler } from '../server/mms-server.ts';
 import type { ByteChannel } from '../transport/byte-channel.ts';
+import type { Aarq } from '../codec/acse.ts';
 
 export interface IedServerOptions {
   model: IedModel;
@@ -35,6 +36,8 @@ export interface IedServerOptions {
   /** Entries kept per BRCB. */
   bufferSize?: number;
   identity?: { vendor: string; model: string; revision: string };
+  /** ACSE password authentication: associations without this password are refused. */
+  password?: string;
   now?: () => number;
 }
 
@@ -149,6 +152,10 @@ export class IedServer implements MmsServerHandler {
 
   listen(port = 102, host = '127.0.0.1'): Promise<number> {
     return this.mms.listen(port, host);
+  }
+
+  authorize(aarq: Aarq): boolean {
+    return this.options.password === undefined || aarq.password === this.options.password;
   }
 
   attach(channel: ByteChannel): void {

@@ -155,4 +155,38 @@ describe('protocol.iec61850 plugin', function () {
       await server.close();
     }
   });
+
+  it('pairs a data set q member with its value (quality change → invalid) and resumes the BRCB after a drop', async () => {
+    const server = new IedServer({ model: loadSclFile(`${VECTORS}scl/simpleIO_direct_control.cid`).model() });
+    const port = await server.listen(0, '127.0.0.1');
+    const driver = new Iec61850ProtocolDriver({
+      devices: [{
+        id: 'ied1', host: '127.0.0.1', port, reconnectDelayMs: 100, requestTimeoutMs: 2000, pollIntervalMs: 0,
+        scl: { file: `${VECTORS}scl/simpleIO_direct_control.cid` },
+        reports: [{ rcb: `${LD}/LLN0.BR.Measurements01`, trgOps: ['dchg', 'qchg', 'gi'], bufTm: 10, gi: true, purgeBuf: true }],
+      }],
+    });
+    const points = driver.devices()[0]?.points.map((p) => p.pointId);
+    assert.deepEqual(points?.filter((p) => p.includes('AnIn')), [1, 2, 3, 4].map((i) => `${LD}/GGIO1.AnIn${i}.mag.f`));
+    const ctx = new CollectingDriverContext();
+    await driver.start(ctx);
+    const id = `${LD}/GGIO1.AnIn1.mag.f`;
+    try {
+      await until(() => ctx.samples.some((s) => s.pointId === id && s.quality.status === 'good'));
+      server.setValue(LD, 'GGIO1$MX$AnIn1$q', { type: 'bit-string', value: encodeQuality({ validity: 'invalid', failure: true }) });
+      await until(() => ctx.samples.some((s) => s.pointId === id && s.quality.status === 'invalid'));
+      const bad = ctx.samples.filter((s) => s.pointId === id).at(-1);
+      assert.deepEqual(bad?.quality.flags, ['device-exception']);
+      assert.equal(bad?.quality.raw?.['validity'], 'invalid');
+      // drop the association: the driver reconnects and resumes at the last EntryID
+      for (const c of server.mms.connections) c.drop();
+      await until(() => ctx.statuses.filter((s) => s.state === 'online').length >= 2);
+      const before = ctx.samples.length;
+      server.setValue(LD, 'GGIO1$MX$AnIn2$mag$f', { type: 'float', value: 42 });
+      await until(() => ctx.samples.slice(before).some((s) => s.pointId === `${LD}/GGIO1.AnIn2.mag.f` && s.value === 42));
+    } finally {
+      await driver.stop();
+      await server.close();
+    }
+  });
 });

@@ -268,3 +268,54 @@ describe('IEC 61850 client against the IED simulator', function () {
     await assert.rejects(c.readFile('../etc/passwd'), (e: unknown) => isEnergyMeshError(e, 'DEVICE_EXCEPTION'));
   });
 });
+
+describe('IED simulator association control and bad input', function () {
+  this.timeout(20000);
+
+  it('refuses an association without the configured ACSE password and accepts the right one', async () => {
+    const server = new IedServer({ model: basicModel(), password: 's3cret' });
+    const port = await server.listen(0, '127.0.0.1');
+    try {
+      await assert.rejects(MmsClient.connectTcp('127.0.0.1', port, { connectTimeoutMs: 2000 }), (e: unknown) => isEnergyMeshError(e, 'CONNECTION_REFUSED'));
+      await assert.rejects(MmsClient.connectTcp('127.0.0.1', port, { connectTimeoutMs: 2000, password: 'wrong' }), (e: unknown) => isEnergyMeshError(e, 'CONNECTION_REFUSED'));
+      const ok = await MmsClient.connectTcp('127.0.0.1', port, { connectTimeoutMs: 2000, password: 's3cret' });
+      assert.deepEqual(await ok.getDomainNames(), [LD]);
+      await ok.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('survives mutated and random PDUs from a client and keeps serving others', async () => {
+    const server = new IedServer({ model: basicModel(), fileStore: `${VECTORS}filestore` });
+    const requests = readVectorText(`${VECTORS}03_read.pcap.txt`).concat(readVectorText(`${VECTORS}07_report_unbuffered.pcap.txt`), readVectorText(`${VECTORS}11_file_services.pcap.txt`)).filter((m) => m.dir === 'C').map((m) => m.bytes);
+    let seed = 7;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    try {
+      for (let round = 0; round < 40; round++) {
+        const [a, b] = memoryChannelPair();
+        server.attach(b);
+        // a valid association first (CR, CN), then garbage
+        for (const m of requests.slice(0, 2)) a.write(m);
+        await wait(5);
+        for (let k = 0; k < 10; k++) {
+          const base = (requests[Math.floor(rnd() * requests.length)] as Uint8Array).slice();
+          for (let j = 0; j < 3; j++) base[7 + Math.floor(rnd() * (base.length - 7))] = Math.floor(rnd() * 256);
+          a.write(rnd() < 0.2 ? base.subarray(0, Math.floor(rnd() * base.length)) : base);
+        }
+        await wait(5);
+        a.close();
+      }
+      const [a, b] = memoryChannelPair();
+      server.attach(b);
+      const c = await MmsClient.associate(a, {});
+      assert.equal((await c.readOne({ scope: 'domain', domain: LD, item: 'GGIO1$ST$Mod$stVal' })).type, 'integer');
+      await c.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
