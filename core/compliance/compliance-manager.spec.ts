@@ -6,6 +6,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { isEnergyMeshError } from '../errors.ts';
 import type { TelemetryRecord } from '../model/telemetry.ts';
 import { ComplianceManager } from './compliance-manager.ts';
+import { alertToEvent } from './compliance-services.ts';
 import type { ComplianceModule, Principal, RuleVerdict } from './compliance-module.ts';
 import { applicationOrder, findConflicts } from './compliance-module.ts';
 
@@ -206,13 +207,16 @@ describe('ComplianceManager', () => {
     });
     const m = manager([gated]);
     const alerts: string[] = [];
+    const events: ReturnType<typeof alertToEvent>[] = [];
     m.onDidRaiseAlert((a) => alerts.push(`${a.module}:${a.principal}:${a.message}`));
+    m.onDidRaiseAlert((a) => events.push(alertToEvent(a)));
     assert.equal(m.gateCommand({ deviceId: 'b1', pointId: 'trip', value: true }, alice).decision, 'allow', 'nothing active: allowed');
     m.enable('gated', { by: 'officer', reason: 'CIP site' });
     assert.deepEqual(m.gateCommand({ deviceId: 'b1', pointId: 'status', value: 1 }, alice), { decision: 'allow', modules: ['gated'] });
     const denied = m.gateCommand({ deviceId: 'b1', pointId: 'forbidden', value: 1 }, alice);
     assert.equal(denied.decision, 'deny');
     assert.deepEqual(alerts, ['gated:alice:failed: command b1/forbidden']);
+    assert.deepEqual(events, [{ deviceId: 'compliance', type: 'alarm', severity: 'warning', ts: T0, message: 'gated: failed: command b1/forbidden', data: { module: 'gated', principal: 'alice', what: 'command b1/forbidden' } }]);
     const pending = m.gateCommand({ deviceId: 'b1', pointId: 'trip', value: true, action: 'operate' }, alice);
     assert.equal(pending.decision, 'require-approval');
     if (pending.decision !== 'require-approval') return;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { AuditAnchorOptions } from '../audit/audit-log.ts';
 import { ComplianceManager } from './compliance-manager.ts';
+import type { ComplianceAlertEvent } from './compliance-manager.ts';
+import type { DeviceEvent } from '../model/telemetry.ts';
 import type { ComplianceModule, PersonalDataStore } from './compliance-module.ts';
 
 export interface ComplianceServicesOptions {
@@ -28,4 +30,16 @@ export function createComplianceServices(options: ComplianceServicesOptions): { 
     ...(options.personalData ? { personalData: options.personalData } : {}),
   });
   return { audit, manager };
+}
+
+/** A compliance alert as a device event for the events topic (`pipeline.ingestEvents([...])`). */
+export function alertToEvent(alert: ComplianceAlertEvent): Omit<DeviceEvent, 'receivedAt'> {
+  return {
+    deviceId: 'compliance',
+    type: 'alarm',
+    severity: alert.severity,
+    ts: alert.at,
+    message: `${alert.module}: ${alert.message}`,
+    data: { module: alert.module, principal: alert.principal, what: alert.what },
+  };
 }
