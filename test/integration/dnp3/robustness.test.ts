@@ -111,3 +111,42 @@ describe('DNP3 session robustness', function () {
     await new Promise<void>((r) => silent.close(() => r()));
   });
 });
+
+describe('DNP3 master timeouts and retries', function () {
+  this.timeout(15_000);
+
+  it('a silent outstation: a poll is sent 1 + taskRetries times, then rejects with a retriable TIMEOUT', async () => {
+    const [a, b] = memoryChannelPair();
+    const link = new LinkLayer(b, { localAddress: 1024, remoteAddress: 1, isMaster: false });
+    const transport = new TransportLayer(link);
+    const seen: number[] = [];
+    transport.onDidReceiveApdu((x) => seen.push(x[1] ?? -1));
+    const master = new MasterSession(async () => a, { startupIntegrityPoll: false, keepAliveMs: 0, responseTimeoutMs: 80, taskRetries: 2 });
+    master.start();
+    await waitFor(() => master.state === 'online');
+    await assert.rejects(master.poll([1]), (e) => isEnergyMeshError(e, 'TIMEOUT') && e.retriable);
+    assert.deepEqual(seen, [FunctionCode.READ, FunctionCode.READ, FunctionCode.READ]);
+    // commands are not retried
+    await assert.rejects(master.directOperate([{ index: 0, crob: { code: 3, count: 1, onTimeMs: 0, offTimeMs: 0 } }]), (e) => isEnergyMeshError(e, 'TIMEOUT'));
+    assert.equal(seen.filter((f) => f === FunctionCode.DIRECT_OPERATE).length, 1);
+    await master.stop();
+    link.dispose();
+  });
+
+  it('event buffer overflow (IIN2.3) makes the master run an integrity poll', async () => {
+    const os = new Outstation({ counter: [{ index: 0, value: 0, class: 3 }], eventBufferSize: 2 });
+    const [a, b] = memoryChannelPair();
+    os.attach(b);
+    const master = new MasterSession(async () => a, { startupIntegrityPoll: false, keepAliveMs: 0, responseTimeoutMs: 500 });
+    const sources: string[] = [];
+    master.onDidReceiveMeasurements((m) => sources.push(m.source));
+    master.start();
+    await waitFor(() => master.state === 'online');
+    for (let v = 1; v <= 4; v++) os.update('counter', 0, v);
+    await master.poll([3]);
+    await waitFor(() => sources.includes('integrity') && !master.busy, 2000, 'integrity after overflow');
+    assert.equal(os.database.overflow, false);
+    await master.stop();
+    os.dispose();
+  });
+});
