@@ -10,10 +10,13 @@ export type RecordListener = (records: readonly TelemetryRecord[]) => void;
 export class LatestValueStore {
   private readonly byDevice = new Map<string, Map<string, TelemetryRecord>>();
   private readonly listeners = new Set<RecordListener>();
+  /** Records this store has consumed (fresh or not). */
+  consumed = 0;
 
   /** Applies a batch and notifies listeners with the records that were new. */
   apply(records: readonly TelemetryRecord[]): void {
     const fresh: TelemetryRecord[] = [];
+    this.consumed += records.length;
     for (const r of records) {
       let points = this.byDevice.get(r.deviceId);
       if (!points) {
