@@ -9,8 +9,11 @@ import { readPcapTcpPayloads } from './pcap.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Folder of the vectors: $DNP3_VECTORS, else ../shared/vectors/dnp3 next to the repository. */
-export const VECTOR_DIR = process.env['DNP3_VECTORS'] ?? resolve(here, '../../../../shared/vectors/dnp3');
+const SHARED = resolve(here, '../../../../shared/vectors/dnp3');
+const FIXTURES = resolve(here, '../../../test/fixtures/dnp3/vectors');
+
+/** Folder of the vectors: $DNP3_VECTORS, else ../shared/vectors/dnp3, else the copy in test/fixtures/dnp3/vectors. */
+export const VECTOR_DIR = process.env['DNP3_VECTORS'] ?? (existsSync(resolve(SHARED, '01_link_status_integrity.txt')) ? SHARED : FIXTURES);
 
 export const VECTOR_NAMES = [
   '01_link_status_integrity',
@@ -26,7 +29,7 @@ export const VECTOR_NAMES = [
 export type VectorName = (typeof VECTOR_NAMES)[number];
 
 export function vectorsAvailable(): boolean {
-  return existsSync(resolve(VECTOR_DIR, 'README.md'));
+  return existsSync(resolve(VECTOR_DIR, '01_link_status_integrity.txt'));
 }
 
 export interface VectorFrame {

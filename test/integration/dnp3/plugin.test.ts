@@ -65,6 +65,7 @@ describe('protocol.dnp3 plugin', function () {
     assert.ok(validate(cfg), JSON.stringify(validate.errors));
     assert.equal((cfg as unknown as Dnp3PluginConfig).outstations[0]?.port, 20000);
     assert.equal(validate({ outstations: [{ deviceId: 'x', host: 'h', points: [{ id: 'p', type: 'gizmo', index: 0 }] }] }), false);
+    assert.ok(validate(readJson('test/fixtures/dnp3/plugin-config.example.json')), JSON.stringify(validate.errors));
   });
 
   it('maps DNP3 flags to normalized quality and keeps the raw flags', () => {
