@@ -316,6 +316,21 @@ describe('ComplianceManager', () => {
     assert.deepEqual([last?.actor, last?.action, last?.outcome, last?.reason], ['officer-9', 'cancel', 'cancelled', 'keep it on']);
   });
 
+  it('compacts hourly counters older than 31 days into daily ones, still reported and persisted', () => {
+    const m = manager();
+    m.enable('alpha', { by: 'o', reason: 'r' });
+    m.stage().process([rec(-1)]);
+    now = T0 + 3 * MIN;
+    m.stage().process([rec(-1)]);
+    now = T0 + 40 * 24 * 60 * MIN;
+    m.stage().process([rec(-1)]);
+    m.flush();
+    const again = manager();
+    assert.equal(again.report(T0 - 24 * 60 * MIN, T0 + 24 * 60 * MIN).modules[0]?.counters.rejected, 2, 'the day bucket');
+    assert.equal(again.report(T0, now + MIN).modules[0]?.counters.rejected, 3);
+    assert.equal(again.status().counters.alpha?.rejected, 3);
+  });
+
   it('findConflicts reports declared exclusions', () => {
     const a = testModule('a', { conflictsWith: ['b'] });
     assert.deepEqual(findConflicts([a, testModule('b')]).map((c) => [c.a, c.b]), [['a', 'b']]);

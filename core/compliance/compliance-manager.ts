@@ -154,8 +154,8 @@ export interface ComplianceReport {
     counters: ModuleCounters;
   }[];
   changes: { module: string; action: 'enable' | 'disable'; at: string; by: string; reason: string; recordedAt: string }[];
-  /** Counters are kept per hour: the counts cover whole hours overlapping the period. */
-  counterResolution: 'hour';
+  /** Counters are kept per hour, per day once older than 31 days: counts cover whole hours/days overlapping the period. */
+  counterResolution: string;
 }
 
 interface PendingApproval {
@@ -191,6 +191,9 @@ interface Plan {
 }
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Hourly counters older than this are merged into daily ones (keeps counters.json small). */
+const COMPACT_AFTER_MS = 31 * DAY;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const COUNTER_FLUSH_MS = 60_000;
 /** A stated time this close in the past counts as now (clock skew between client and server). */
@@ -204,6 +207,8 @@ export class ComplianceManager {
   private changes: ComplianceChange[] = [];
   /** hour start (epoch ms) → module id → counters */
   private readonly buckets = new Map<number, Map<string, ModuleCounters>>();
+  /** day start (epoch ms, UTC) → module id → counters, for hours older than COMPACT_AFTER_MS */
+  private readonly days = new Map<number, Map<string, ModuleCounters>>();
   private plan: Plan | undefined;
   private countersDirty = false;
   private countersWrittenAt = 0;
@@ -308,7 +313,7 @@ export class ComplianceManager {
       active.push({ id, title: m.title, jurisdiction: m.jurisdiction, since: iso(c.at), by: c.by, reason: c.reason });
     }
     const counters: Record<string, ModuleCounters> = {};
-    for (const bucket of this.buckets.values()) for (const [id, c] of bucket) addCounters((counters[id] ??= newCounters()), c);
+    for (const map of [this.buckets, this.days]) for (const bucket of map.values()) for (const [id, c] of bucket) addCounters((counters[id] ??= newCounters()), c);
     const plan = this.planAt(now);
     return {
       now: iso(now),
@@ -385,9 +390,12 @@ export class ComplianceManager {
     return { id: 'compliance', process: (records) => this.apply(records, 'ingest') };
   }
 
-  /** The egress stage: egress rules (pseudonymisation before records leave the site). */
+  /**
+   * The egress stage: egress rules (pseudonymisation before records leave the site: Kafka topics
+   * marked external, the chain). Works on a copy of the array (callers often hold a bus batch).
+   */
   egressStage(): ComplianceStage {
-    return { id: 'compliance.egress', process: (records) => this.apply(records, 'egress') };
+    return { id: 'compliance.egress', process: (records) => this.apply(records.slice(), 'egress') };
   }
 
   /** Applies the active modules' rules of `phase`; reuses `records` as the output array. */
@@ -625,10 +633,15 @@ export class ComplianceManager {
     for (const id of [...ids].sort()) {
       const intervals = activeIntervals(this.changes, id, from, to);
       const counters = newCounters();
-      for (const [hour, bucket] of this.buckets) {
-        if (hour + HOUR <= from || hour >= to) continue;
-        const c = bucket.get(id);
-        if (c) addCounters(counters, c);
+      for (const [map, span] of [
+        [this.buckets, HOUR],
+        [this.days, DAY],
+      ] as const) {
+        for (const [start, bucket] of map) {
+          if (start + span <= from || start >= to) continue;
+          const c = bucket.get(id);
+          if (c) addCounters(counters, c);
+        }
       }
       if (intervals.length === 0 && counters.records === 0 && counters.gates.allowed + counters.gates.denied + counters.gates.approvalRequired === 0) continue;
       const m = this.modules.get(id);
@@ -649,7 +662,7 @@ export class ComplianceManager {
       changes: this.changes
         .filter((c) => c.at >= from && c.at < to)
         .map((c) => ({ module: c.module, action: c.action, at: iso(c.at), by: c.by, reason: c.reason, recordedAt: iso(c.recordedAt) })),
-      counterResolution: 'hour',
+      counterResolution: 'hour (day for counts older than 31 days)',
     };
   }
 
@@ -664,9 +677,21 @@ export class ComplianceManager {
   /** Writes the counters now (call on shutdown). */
   flush(): void {
     if (!this.countersDirty) return;
-    const out: Record<string, Record<string, ModuleCounters>> = {};
-    for (const [hour, bucket] of this.buckets) out[String(hour)] = Object.fromEntries(bucket);
-    writeAtomic(this.countersFile, JSON.stringify({ version: 1, buckets: out }));
+    const now = this.clock();
+    for (const [hour, bucket] of this.buckets) {
+      if (hour + HOUR > now - COMPACT_AFTER_MS || hour === this.plan?.hour) continue;
+      const day = Math.floor(hour / DAY) * DAY;
+      let into = this.days.get(day);
+      if (!into) this.days.set(day, (into = new Map()));
+      for (const [id, c] of bucket) addCounters(into.get(id) ?? (into.set(id, newCounters()).get(id) as ModuleCounters), c);
+      this.buckets.delete(hour);
+    }
+    const dump = (map: Map<number, Map<string, ModuleCounters>>): Record<string, Record<string, ModuleCounters>> => {
+      const out: Record<string, Record<string, ModuleCounters>> = {};
+      for (const [start, bucket] of map) out[String(start)] = Object.fromEntries(bucket);
+      return out;
+    };
+    writeAtomic(this.countersFile, JSON.stringify({ version: 1, buckets: dump(this.buckets), days: dump(this.days) }));
     this.countersDirty = false;
     this.countersWrittenAt = this.clock();
   }
@@ -797,11 +822,16 @@ export class ComplianceManager {
       }
       this.changes = sortChanges(state.changes);
     }
-    const counters = readJson(this.countersFile) as { buckets?: Record<string, Record<string, ModuleCounters>> } | undefined;
-    for (const [hour, bucket] of Object.entries(counters?.buckets ?? {})) {
-      const map = new Map<string, ModuleCounters>();
-      for (const [id, c] of Object.entries(bucket)) map.set(id, addCounters(newCounters(), c));
-      this.buckets.set(Number(hour), map);
+    const counters = readJson(this.countersFile) as { buckets?: Record<string, Record<string, ModuleCounters>>; days?: Record<string, Record<string, ModuleCounters>> } | undefined;
+    for (const [from, into] of [
+      [counters?.buckets, this.buckets],
+      [counters?.days, this.days],
+    ] as const) {
+      for (const [start, bucket] of Object.entries(from ?? {})) {
+        const map = new Map<string, ModuleCounters>();
+        for (const [id, c] of Object.entries(bucket)) map.set(id, addCounters(newCounters(), c));
+        into.set(Number(start), map);
+      }
     }
   }
 
