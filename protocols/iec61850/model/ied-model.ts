@@ -93,11 +93,35 @@ export interface IedModel {
   logicalDevices: LogicalDevice[];
 }
 
-/** Compares names the way our simulator orders GetNameList (case-insensitive, component by component). */
+/** Sort key of one character: case-insensitive, digits after letters (the order libiec61850 lists names in). */
+function charKey(code: number): number {
+  if (code >= 65 && code <= 90) return code + 32;
+  if (code >= 48 && code <= 57) return 0x7b + code - 48;
+  return code;
+}
+
+function compareComponent(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = charKey(a.charCodeAt(i)) - charKey(b.charCodeAt(i));
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Orders MMS names as GetNameList lists them: `$`-component by component, case-insensitive, digits after
+ * letters, a prefix before its extensions (reproduces the 304-name list of the libiec61850 capture exactly).
+ */
 export function compareNames(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  const x = a.split('$');
+  const y = b.split('$');
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = compareComponent(x[i] as string, y[i] as string);
+    if (d !== 0) return d;
+  }
+  return x.length !== y.length ? x.length - y.length : a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** `LN$FC$DO$DA` item id of an FCDA. */

@@ -36,6 +36,8 @@ export interface IedServerOptions {
   /** Entries kept per BRCB. */
   bufferSize?: number;
   identity?: { vendor: string; model: string; revision: string };
+  /** servicesSupportedCalled announced in the initiate response (default: libiec61850's control/file servers). */
+  servicesSupported?: BitString;
   /** ACSE password authentication: associations without this password are refused. */
   password?: string;
   now?: () => number;
@@ -143,7 +145,7 @@ export class IedServer implements MmsServerHandler {
   constructor(readonly options: IedServerOptions) {
     this.now = options.now ?? Date.now;
     this.entryCounter = BigInt(this.now());
-    this.mms = new MmsServer(this, { maxPduSize: options.maxPduSize ?? 65000 });
+    this.mms = new MmsServer(this, { maxPduSize: options.maxPduSize ?? 65000, ...(options.servicesSupported ? { servicesSupported: options.servicesSupported } : {}) });
     for (const ld of options.model.logicalDevices) this.loadLd(ld);
     if ((options.updateIntervalMs ?? 0) > 0) {
       this.updateTimer = setInterval(() => this.updateMeasurements(), options.updateIntervalMs);
