@@ -190,4 +190,38 @@ describe('Chain (execution + storage)', function () {
     assert.equal(chain.mempool.size, 0);
     assert.equal((await chain.getAccount(bob.address)).nonce, 1n);
   });
+
+  it('is deterministic: another node importing the blocks reaches the same state roots, and refuses tampered ones', async () => {
+    const token = await deployToken();
+    await chain.submitRawTransaction(signTx(chain.common, alice, { to: token, data: erc20TransferData(bob.address, 5n) }));
+    await chain.submitRawTransaction(signTx(chain.common, alice, { to: bob.address, value: 3n, gasLimit: 21_000n }));
+    await chain.submitRawTransaction(signTx(chain.common, bob, { to: alice.address, value: 1n, gasLimit: 21_000n }));
+    await produce();
+    const follower = tempDir();
+    const other = await Chain.open({ dataDir: follower.path, genesis: genesisFile() });
+    try {
+      assert.equal(bytesToHex(other.head.hash()), bytesToHex((await chain.getBlockByNumber(0n))!.hash()));
+      for (let n = 1n; n <= chain.head.header.number; n++) {
+        const block = (await chain.getBlockByNumber(n))!;
+        if (n === 2n) {
+          // tampered copies are refused and leave the follower at its head
+          const { createBlock } = await import('@ethereumjs/block');
+          const forged = createBlock({ header: { ...block.header.toJSON(), stateRoot: new Uint8Array(32).fill(1) }, transactions: block.transactions, withdrawals: [] }, { common: other.common });
+          await assert.rejects(other.importBlock(forged), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT') && /state root mismatch/.test(e.message));
+          const reordered = createBlock({ header: block.header.toJSON(), transactions: [...block.transactions].reverse(), withdrawals: [] }, { common: other.common });
+          await assert.rejects(other.importBlock(reordered), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
+          const wrongParent = createBlock({ header: { ...block.header.toJSON(), parentHash: new Uint8Array(32) }, transactions: block.transactions, withdrawals: [] }, { common: other.common });
+          await assert.rejects(other.importBlock(wrongParent), /parent hash/);
+          assert.equal(other.head.header.number, 1n);
+        }
+        const { block: imported } = await other.importBlock(block);
+        assert.equal(bytesToHex(imported.hash()), bytesToHex(block.hash()));
+      }
+      assert.equal(bytesToHex(other.head.header.stateRoot), bytesToHex(chain.head.header.stateRoot));
+      assert.deepEqual(await other.getReceipts(2n), await chain.getReceipts(2n));
+    } finally {
+      await other.close();
+      follower.remove();
+    }
+  });
 });

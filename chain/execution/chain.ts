@@ -35,7 +35,7 @@ import { ChainDb } from '../storage/chain-db.ts';
 import { createChainCommon } from './chain-common.ts';
 import { initChainCrypto, keccak256 } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
-import { Mempool, txError, type MempoolOptions, type PooledTx } from './mempool.ts';
+import { Mempool, txError, type MempoolOptions } from './mempool.ts';
 import {
   decodeStoredReceipts,
   encodeStoredReceipts,
@@ -99,6 +99,21 @@ export interface TxLookup {
   tx: TypedTransaction;
   sender: string;
   block?: { number: bigint; hash: string; index: number; baseFee: bigint };
+}
+
+/** A transaction to execute with its recovered sender. */
+interface Candidate {
+  tx: TypedTransaction;
+  sender: string;
+  hash: string;
+}
+
+interface Execution {
+  included: Candidate[];
+  txReceipts: TxReceipt[];
+  stored: StoredReceipt[];
+  dropped: { hash: string; reason: string }[];
+  gasUsed: bigint;
 }
 
 class Lock {
@@ -312,13 +327,8 @@ export class Chain {
     return this.lock.run(() => this.produceLocked(opts));
   }
 
-  private async produceLocked(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array }): Promise<CommittedBlock> {
-    if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
-    const parent = this.headBlock;
-    const coinbase = toAddress(opts.coinbase, 'coinbase');
-    // Seconds resolution: with sub-second block times consecutive blocks may share a timestamp (never go back).
-    const timestamp = opts.timestamp > parent.header.timestamp ? opts.timestamp : parent.header.timestamp;
-    const headerData: HeaderData = {
+  private headerFor(parent: Block, timestamp: bigint, coinbase: Address): HeaderData {
+    return {
       parentHash: parent.hash(),
       number: parent.header.number + 1n,
       timestamp,
@@ -334,7 +344,14 @@ export class Chain {
       blobGasUsed: 0n,
       excessBlobGas: 0n,
     };
-    const context = createBlock({ header: headerData }, { common: this.common, freeze: true });
+  }
+
+  private async produceLocked(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array }): Promise<CommittedBlock> {
+    if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
+    const parent = this.headBlock;
+    // Seconds resolution: with sub-second block times consecutive blocks may share a timestamp (never go back).
+    const timestamp = opts.timestamp > parent.header.timestamp ? opts.timestamp : parent.header.timestamp;
+    const headerData = this.headerFor(parent, timestamp, toAddress(opts.coinbase, 'coinbase'));
     const nonces = new Map<string, bigint>();
     const candidates = await this.mempool.executable(async (s) => {
       const a = await this.state.getAccount(createAddressFromString(s));
@@ -342,94 +359,165 @@ export class Chain {
       nonces.set(s, n);
       return n;
     });
-    const included: PooledTx[] = [];
-    const txReceipts: TxReceipt[] = [];
-    const stored: StoredReceipt[] = [];
-    const dropped: { hash: string; reason: string }[] = [];
-    const skippedSenders = new Set<string>();
-    let gasUsed = 0n;
-    const baseFee = parent.header.calcNextBaseFee();
-    const gasLimit = parent.header.gasLimit;
     try {
-      for (const p of candidates) {
-        if (included.length >= this.maxTxsPerBlock) break;
-        if (skippedSenders.has(p.sender)) continue;
-        const cap = 'maxFeePerGas' in p.tx ? p.tx.maxFeePerGas : p.tx.gasPrice;
-        if (cap < baseFee || gasUsed + p.tx.gasLimit > gasLimit) {
-          skippedSenders.add(p.sender); // later nonces of this sender must wait too
-          continue;
-        }
-        let result;
-        try {
-          result = await runTx(this.vm, { tx: p.tx, block: context, skipHardForkValidation: true });
-        } catch (e) {
-          dropped.push({ hash: p.hash, reason: e instanceof Error ? e.message : String(e) });
-          skippedSenders.add(p.sender);
-          this.mempool.remove(p.hash);
-          continue;
-        }
-        gasUsed += result.totalGasSpent;
-        const receipt: TxReceipt = { ...result.receipt, cumulativeBlockGasUsed: gasUsed };
-        txReceipts.push(receipt);
-        included.push(p);
-        const logs = (result.execResult.logs ?? []).map(([address, topics, data]) => ({
-          address: bytesToHex(address),
-          topics: topics.map((t) => bytesToHex(t)),
-          data: bytesToHex(data),
-        }));
-        const effectiveGasPrice = baseFee + p.tx.getEffectivePriorityFee(baseFee);
-        stored.push({
-          status: result.execResult.exceptionError === undefined ? 1 : 0,
-          type: p.tx.type,
-          from: p.sender,
-          to: p.tx.to === undefined ? null : hexAddr(p.tx.to),
-          cumulativeGasUsed: gasUsed.toString(),
-          gasUsed: result.totalGasSpent.toString(),
-          effectiveGasPrice: effectiveGasPrice.toString(),
-          contractAddress: result.createdAddress === undefined ? null : hexAddr(result.createdAddress),
-          logs,
-        });
+      const exec = await this.executeTxs(parent, headerData, candidates, 'build');
+      const result = await this.finishBlock(headerData, exec, opts.seal);
+      for (const p of exec.included) this.mempool.remove(p.hash);
+      for (const s of new Set(exec.included.map((p) => p.sender))) {
+        this.mempool.prune(s, (nonces.get(s) ?? 0n) + BigInt(exec.included.filter((p) => p.sender === s).length));
       }
-      // Block reward to the proposer.
-      const reward = this.genesis.consensus.blockReward;
-      if (reward > 0n) {
-        const acc = (await this.state.getAccount(coinbase)) ?? new Account();
-        acc.balance += reward;
-        await this.state.putAccount(coinbase, acc);
-      }
-      const stateRoot = await this.state.getStateRoot();
-      const transactionsTrie = await orderedTrieRoot(included.map((p) => p.tx.serialize()));
-      const receiptTrie = await orderedTrieRoot(txReceipts.map((r, i) => encodeReceipt(r, included[i]!.tx.type)));
-      const bloom = logsBloom(stored.flatMap((r) => r.logs));
-      const block = createBlock(
-        {
-          header: { ...headerData, stateRoot, transactionsTrie, receiptTrie, logsBloom: bloom, gasUsed },
-          transactions: included.map((p) => p.tx),
-          withdrawals: [],
-        },
-        { common: this.common, freeze: true },
-      );
-      const hash = block.hash();
-      await this.db.commitBlock({
-        number: block.header.number,
-        hash,
-        block: block.serialize(),
-        receipts: encodeStoredReceipts({ receipts: stored }),
-        seal: opts.seal?.(hash),
-        txHashes: included.map((p) => p.tx.hash()),
-      });
-      this.headBlock = block;
-      this.recentHashes.set(block.header.number, hash);
-      this.recentHashes.delete(block.header.number - 256n);
-      for (const p of included) this.mempool.remove(p.hash);
-      for (const s of new Set(included.map((p) => p.sender))) {
-        this.mempool.prune(s, (nonces.get(s) ?? 0n) + BigInt(included.filter((p) => p.sender === s).length));
-      }
-      return { block, receipts: stored, dropped };
+      return result;
     } catch (e) {
       await this.state.setStateRoot(parent.header.stateRoot);
       throw e;
     }
+  }
+
+  /**
+   * Imports a block another validator proposed: checks it extends the head, re-executes its transactions
+   * and accepts it only when every header field it commits to (state, transactions and receipts roots,
+   * bloom, gas used) matches. Throws `INVALID_ARGUMENT` (`details.rpcMessage` says what) and leaves the
+   * chain at its head otherwise. Same block in, same state root out: execution is deterministic.
+   */
+  async importBlock(block: Block, seal?: Uint8Array): Promise<CommittedBlock> {
+    return this.lock.run(async () => {
+      if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
+      const parent = this.headBlock;
+      const h = block.header;
+      const fail = (why: string): never => {
+        throw txError(`invalid block ${h.number}: ${why}`, { number: h.number.toString() });
+      };
+      if (h.number !== parent.header.number + 1n) fail(`expected height ${parent.header.number + 1n}`);
+      if (bytesToHex(h.parentHash) !== bytesToHex(parent.hash())) fail('parent hash does not match the head');
+      if (h.timestamp < parent.header.timestamp) fail('timestamp before the parent');
+      const expected = this.headerFor(parent, h.timestamp, h.coinbase);
+      const built = createBlock({ header: expected }, { common: this.common, freeze: true }).header;
+      if (h.gasLimit !== built.gasLimit) fail('gas limit differs from the parent');
+      if (h.baseFeePerGas !== built.baseFeePerGas) fail('wrong base fee');
+      if (bytesToHex(h.mixHash) !== bytesToHex(built.mixHash) || bytesToHex(h.extraData) !== bytesToHex(built.extraData)) fail('wrong mixHash or extraData');
+      if (block.transactions.some((tx) => tx.type === TransactionType.BlobEIP4844)) fail('blob transactions are not allowed');
+      const candidates: Candidate[] = [];
+      for (const tx of block.transactions) {
+        let sender: string;
+        try {
+          sender = hexAddr(tx.getSenderAddress());
+        } catch {
+          return fail('a transaction has an invalid signature');
+        }
+        candidates.push({ tx, sender, hash: bytesToHex(tx.hash()) });
+      }
+      try {
+        const exec = await this.executeTxs(parent, expected, candidates, 'import');
+        const result = await this.finishBlock(expected, exec, seal === undefined ? undefined : () => seal, block);
+        for (const c of candidates) this.mempool.remove(c.hash);
+        for (const sender of new Set(candidates.map((c) => c.sender))) {
+          const acc = await this.state.getAccount(createAddressFromString(sender));
+          this.mempool.prune(sender, acc?.nonce ?? 0n);
+        }
+        return result;
+      } catch (e) {
+        await this.state.setStateRoot(parent.header.stateRoot);
+        throw e;
+      }
+    });
+  }
+
+  /** Runs the candidates in order on the live state. `build` skips and drops what cannot run; `import` fails. */
+  private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import'): Promise<Execution> {
+    const context = createBlock({ header: headerData }, { common: this.common, freeze: true });
+    const exec: Execution = { included: [], txReceipts: [], stored: [], dropped: [], gasUsed: 0n };
+    const skippedSenders = new Set<string>();
+    const baseFee = parent.header.calcNextBaseFee();
+    const gasLimit = parent.header.gasLimit;
+    for (const p of candidates) {
+      if (mode === 'build') {
+        if (exec.included.length >= this.maxTxsPerBlock) break;
+        if (skippedSenders.has(p.sender)) continue;
+      }
+      const cap = 'maxFeePerGas' in p.tx ? p.tx.maxFeePerGas : p.tx.gasPrice;
+      if (cap < baseFee || exec.gasUsed + p.tx.gasLimit > gasLimit) {
+        if (mode === 'import') throw txError(`invalid block ${headerData.number}: transaction ${p.hash} does not fit (fee cap or gas limit)`);
+        skippedSenders.add(p.sender); // later nonces of this sender must wait too
+        continue;
+      }
+      let result;
+      try {
+        result = await runTx(this.vm, { tx: p.tx, block: context, skipHardForkValidation: true });
+      } catch (e) {
+        const reason = e instanceof Error ? e.message : String(e);
+        if (mode === 'import') throw txError(`invalid block ${headerData.number}: transaction ${p.hash} failed: ${reason}`);
+        exec.dropped.push({ hash: p.hash, reason });
+        skippedSenders.add(p.sender);
+        this.mempool.remove(p.hash);
+        continue;
+      }
+      exec.gasUsed += result.totalGasSpent;
+      exec.txReceipts.push({ ...result.receipt, cumulativeBlockGasUsed: exec.gasUsed });
+      exec.included.push(p);
+      exec.stored.push({
+        status: result.execResult.exceptionError === undefined ? 1 : 0,
+        type: p.tx.type,
+        from: p.sender,
+        to: p.tx.to === undefined ? null : hexAddr(p.tx.to),
+        cumulativeGasUsed: exec.gasUsed.toString(),
+        gasUsed: result.totalGasSpent.toString(),
+        effectiveGasPrice: (baseFee + p.tx.getEffectivePriorityFee(baseFee)).toString(),
+        contractAddress: result.createdAddress === undefined ? null : hexAddr(result.createdAddress),
+        logs: (result.execResult.logs ?? []).map(([address, topics, data]) => ({
+          address: bytesToHex(address),
+          topics: topics.map((t) => bytesToHex(t)),
+          data: bytesToHex(data),
+        })),
+      });
+    }
+    return exec;
+  }
+
+  /** Pays the block reward, computes the roots, checks them against `expected` (import), commits. */
+  private async finishBlock(headerData: HeaderData, exec: Execution, seal: ((hash: Uint8Array) => Uint8Array) | undefined, expected?: Block): Promise<CommittedBlock> {
+    const reward = this.genesis.consensus.blockReward;
+    if (reward > 0n) {
+      const coinbase = headerData.coinbase as Address;
+      const acc = (await this.state.getAccount(coinbase)) ?? new Account();
+      acc.balance += reward;
+      await this.state.putAccount(coinbase, acc);
+    }
+    const stateRoot = await this.state.getStateRoot();
+    const transactionsTrie = await orderedTrieRoot(exec.included.map((p) => p.tx.serialize()));
+    const receiptTrie = await orderedTrieRoot(exec.txReceipts.map((r, i) => encodeReceipt(r, exec.included[i]!.tx.type)));
+    const bloom = logsBloom(exec.stored.flatMap((r) => r.logs));
+    const block = createBlock(
+      {
+        header: { ...headerData, stateRoot, transactionsTrie, receiptTrie, logsBloom: bloom, gasUsed: exec.gasUsed },
+        transactions: exec.included.map((p) => p.tx),
+        withdrawals: [],
+      },
+      { common: this.common, freeze: true },
+    );
+    if (expected !== undefined && bytesToHex(block.hash()) !== bytesToHex(expected.hash())) {
+      const e = expected.header;
+      const what =
+        bytesToHex(e.stateRoot) !== bytesToHex(stateRoot) ? 'state root mismatch'
+        : bytesToHex(e.receiptTrie) !== bytesToHex(receiptTrie) ? 'receipts root mismatch'
+        : bytesToHex(e.transactionsTrie) !== bytesToHex(transactionsTrie) ? 'transactions root mismatch'
+        : e.gasUsed !== exec.gasUsed ? 'gas used mismatch'
+        : bytesToHex(e.logsBloom) !== bytesToHex(bloom) ? 'bloom mismatch'
+        : 'header mismatch';
+      throw txError(`invalid block ${e.number}: ${what}`, { number: e.number.toString() });
+    }
+    const hash = block.hash();
+    await this.db.commitBlock({
+      number: block.header.number,
+      hash,
+      block: block.serialize(),
+      receipts: encodeStoredReceipts({ receipts: exec.stored }),
+      seal: seal?.(hash),
+      txHashes: exec.included.map((p) => p.tx.hash()),
+    });
+    this.headBlock = block;
+    this.recentHashes.set(block.header.number, hash);
+    this.recentHashes.delete(block.header.number - 256n);
+    return { block, receipts: exec.stored, dropped: exec.dropped };
   }
 
   // ---------------------------------------------------------------------------------------------
