@@ -38,8 +38,8 @@ export function captureSteps(name: VectorName): { leading: Uint8Array[]; steps: 
   return { leading, steps };
 }
 
-/** Runs the steps against `outstation`; `before(i)` runs before request i is sent. */
-export async function replay(outstation: Outstation, steps: readonly CaptureStep[], before?: (i: number) => void, settleMs = 30): Promise<Uint8Array[][]> {
+/** Runs the steps against `outstation`; `before(i)` runs before request i is sent, `after(i)` just after. */
+export async function replay(outstation: Outstation, steps: readonly CaptureStep[], before?: (i: number) => void, expectedLeading = 0, after?: (i: number) => void, settleMs = 15): Promise<Uint8Array[][]> {
   const [a, b] = memoryChannelPair();
   outstation.attach(b);
   const link = new LinkLayer(a, { localAddress: 1, remoteAddress: 1024, isMaster: true });
@@ -47,10 +47,23 @@ export async function replay(outstation: Outstation, steps: readonly CaptureStep
   let got: Uint8Array[] = [];
   transport.onDidReceiveApdu((x) => got.push(x));
   const out: Uint8Array[][] = [];
+  // waits for `n` answers (the capture's count; up to 3 s on a loaded machine), then a short settle
+  // so that extra, unexpected answers are caught too
+  // counts are cumulative, so an answer that comes one step early (capture 03) does not stall
+  let received = 0;
+  let expected = 0;
+  transport.onDidReceiveApdu(() => received++);
+  const collect = async (n: number): Promise<Uint8Array[]> => {
+    expected += n;
+    const end = Date.now() + 3000;
+    while (received < expected && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, settleMs));
+    const g = got;
+    got = [];
+    return g;
+  };
   // whatever the outstation sends on connect (null unsolicited) belongs to step -1
-  await new Promise((r) => setTimeout(r, settleMs));
-  const leading = got;
-  got = [];
+  const leading = await collect(expectedLeading);
   for (let i = 0; i < steps.length; i++) {
     if (before) {
       before(i);
@@ -59,9 +72,11 @@ export async function replay(outstation: Outstation, steps: readonly CaptureStep
     const step = steps[i];
     if (!step) continue;
     await transport.sendApdu(step.request);
-    await new Promise((r) => setTimeout(r, settleMs));
-    out.push(got);
-    got = [];
+    if (after) {
+      await new Promise((r) => setTimeout(r, 10));
+      after(i);
+    }
+    out.push(await collect(step.expected.length));
   }
   a.close();
   outstation.close();

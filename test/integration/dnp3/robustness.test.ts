@@ -49,7 +49,7 @@ describe('DNP3 session robustness', function () {
 
   it('link keep-alive: LINK_STATUS keeps the channel; a silent peer closes it', async () => {
     const [a, b] = memoryChannelPair();
-    const primary = new LinkLayer(a, { localAddress: 1, remoteAddress: 1024, isMaster: true, keepAliveMs: 20, responseTimeoutMs: 50 });
+    const primary = new LinkLayer(a, { localAddress: 1, remoteAddress: 1024, isMaster: true, keepAliveMs: 20, responseTimeoutMs: 500 });
     const secondary = new LinkLayer(b, { localAddress: 1024, remoteAddress: 1, isMaster: false });
     await waitFor(() => primary.stats.keepAlivesSent >= 3, 2000, 'keep-alives');
     assert.equal(a.closed, false);
@@ -93,8 +93,8 @@ describe('DNP3 session robustness', function () {
     const outstations = [new Outstation(vectorDatabase()), new Outstation(vectorDatabase())];
     const listeners = await Promise.all(outstations.map((o) => listenTcp('127.0.0.1', 0, (c) => o.attach(c))));
     const master = new Dnp3Master();
-    const common = { startupIntegrityPoll: false, keepAliveMs: 0, responseTimeoutMs: 300, reconnectDelayMs: 50, classPolls: [{ classes: [1, 2, 3] as (1 | 2 | 3)[], periodMs: 30 }] };
-    const dead = master.addTcpOutstation({ id: 'silent', host: '127.0.0.1', port: silentPort, ...common });
+    const common = { startupIntegrityPoll: false, keepAliveMs: 0, responseTimeoutMs: 3000, reconnectDelayMs: 50, classPolls: [{ classes: [1, 2, 3] as (1 | 2 | 3)[], periodMs: 30 }] };
+    const dead = master.addTcpOutstation({ id: 'silent', host: '127.0.0.1', port: silentPort, ...common, responseTimeoutMs: 300 });
     const polled = new Map<string, number>();
     const live = listeners.map((l, i) => master.addTcpOutstation({ id: `os${i}`, host: '127.0.0.1', port: l.port, ...common }));
     for (const s of live) s.onDidReceiveIin(() => polled.set(s.id, (polled.get(s.id) ?? 0) + 1));
