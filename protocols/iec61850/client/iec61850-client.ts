@@ -260,8 +260,8 @@ export class Iec61850Client {
   }
 
   /**
-   * Configures and enables an RCB in the libiec61850 order (Resv / PurgeBuf / EntryID / OptFlds / TrgOps /
-   * IntgPd / BufTm, then RptEna in the same Write), then GI if asked. Reports go to `listener`.
+   * Configures and enables an RCB with one Write in libiec61850's order (Resv, OptFlds, BufTm, TrgOps, IntgPd,
+   * PurgeBuf, EntryID, RptEna), then GI in a second Write if asked. Reports go to `listener`.
    */
   async enableReporting(rcbRef: string, o: EnableReportingOptions, listener: (r: ReceivedReport) => void): Promise<ReportSubscription> {
     const name = rcbName(rcbRef);
@@ -274,17 +274,13 @@ export class Iec61850Client {
       vars.push(at('Resv'));
       data.push({ type: 'boolean', value: true });
     }
-    if (values.buffered && o.purgeBuf) {
-      vars.push(at('PurgeBuf'));
-      data.push({ type: 'boolean', value: true });
-    }
-    if (values.buffered && o.entryId) {
-      vars.push(at('EntryID'));
-      data.push({ type: 'octet-string', value: o.entryId });
-    }
     if (o.optFlds) {
       vars.push(at('OptFlds'));
       data.push({ type: 'bit-string', value: optFlds(o.optFlds) });
+    }
+    if (o.bufTm !== undefined) {
+      vars.push(at('BufTm'));
+      data.push({ type: 'unsigned', value: o.bufTm });
     }
     if (o.trgOps) {
       vars.push(at('TrgOps'));
@@ -294,9 +290,13 @@ export class Iec61850Client {
       vars.push(at('IntgPd'));
       data.push({ type: 'unsigned', value: o.intgPd });
     }
-    if (o.bufTm !== undefined) {
-      vars.push(at('BufTm'));
-      data.push({ type: 'unsigned', value: o.bufTm });
+    if (values.buffered && o.purgeBuf) {
+      vars.push(at('PurgeBuf'));
+      data.push({ type: 'boolean', value: true });
+    }
+    if (values.buffered && o.entryId) {
+      vars.push(at('EntryID'));
+      data.push({ type: 'octet-string', value: o.entryId });
     }
     vars.push(at('RptEna'));
     data.push({ type: 'boolean', value: true });

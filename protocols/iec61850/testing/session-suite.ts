@@ -12,21 +12,38 @@ import type { MmsServerConnection, MmsServerOptions } from '../server/mms-server
 export type Connector = (server: MmsServer, o: MmsClientOptions) => Promise<MmsClient>;
 
 class ToyHandler {
+  private readonly timers = new Set<NodeJS.Timeout>();
   outstanding = 0;
   maxOutstanding = 0;
   lastConnection: MmsServerConnection | undefined;
   onConnect(c: MmsServerConnection): void {
     this.lastConnection = c;
   }
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  /** Clears pending timers (the promises they would resolve are abandoned with the server). */
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
   async handle(req: ConfirmedRequest): Promise<ConfirmedResponse> {
     this.outstanding++;
     this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding);
     try {
-      await new Promise((r) => setTimeout(r, 5));
+      await this.sleep(5);
       if (req.service === 'identify') return { service: 'identify', vendor: 'EnergyMesh', model: 'toy', revision: '1' };
       if (req.service === 'read' && req.spec.type === 'list') {
         const item = req.spec.variables[0]?.item ?? '';
-        if (item === 'hang') await new Promise((r) => setTimeout(r, 400));
+        if (item === 'hang') await this.sleep(400);
         if (item === 'error') throw new MmsServiceError({ errorClass: 7, code: 2 });
         if (item === 'big') return { service: 'read', results: [{ type: 'octet-string', value: new Uint8Array(20000).fill(7) }] };
         return { service: 'read', results: req.spec.variables.map((v) => ({ type: 'visible-string' as const, value: v.item })) };
@@ -52,6 +69,7 @@ export function sessionSuite(name: string, connect: Connector): void {
     };
     afterEach(async () => {
       for (const c of clients.splice(0)) c.abort();
+      handler?.dispose();
       await server?.close();
     });
 

@@ -55,8 +55,8 @@ describe('IEC 61850 client against the IED simulator', function () {
     for (const s of servers.splice(0)) await s.close();
   });
 
-  it('our client requests equal the libiec61850 client requests byte for byte (01, 03, 05, 06)', async () => {
-    const scenarios: [string, (c: Iec61850Client) => Promise<void>][] = [
+  it('our client requests equal the libiec61850 client requests byte for byte (01, 03, 05, 06, 11, 12)', async () => {
+    const scenarios: [string, (c: Iec61850Client) => Promise<void>, number?][] = [
       ['01_association_discovery', async (c) => {
         await c.mms.identify();
         await c.mms.getDomainNames();
@@ -87,13 +87,21 @@ describe('IEC 61850 client against the IED simulator', function () {
         await w('GGIO1$MX$AnIn1$mag$f', { type: 'float', value: 1.5 });
         await w('GGIO1$CF$SPCSO1$ctlModel', { type: 'integer', value: 2 });
       }],
+      ['11_file_services', async (c) => {
+        await c.fileDirectory();
+        await c.readFile('notes.txt');
+        await c.readFile('missing.txt').catch(() => undefined);
+      }, 1000],
+      ['12_file_read_segmented', async (c) => {
+        await c.readFile('big.txt');
+      }],
     ];
-    for (const [name, run] of scenarios) {
-      const { server } = await start();
+    for (const [name, run, maxPduSize] of scenarios) {
+      const { server } = await start({ fileStore: `${VECTORS}filestore` });
       const [a, b] = memoryChannelPair();
       server.attach(b);
       const sent: Uint8Array[] = [];
-      const c = new Iec61850Client(await MmsClient.associate(tapped(a, sent), {}));
+      const c = new Iec61850Client(await MmsClient.associate(tapped(a, sent), { maxPduSize: maxPduSize ?? 65000 }));
       await run(c);
       await c.close();
       const expected = readVectorText(`${VECTORS}${name}.pcap.txt`).filter((m) => m.dir === 'C').map((m) => hex(m.bytes));
