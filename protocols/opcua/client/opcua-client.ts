@@ -18,6 +18,7 @@
 import {
   AttributeIds,
   BrowseDirection,
+  ClientMonitoredItemGroup,
   DataChangeFilter,
   DataChangeTrigger,
   DataType,
@@ -37,7 +38,6 @@ import {
 import type {
   BrowseDescriptionLike,
   ClientMonitoredItemBase,
-  ClientMonitoredItemGroup,
   ClientSession,
   ClientSubscription,
   DataValue,
@@ -267,9 +267,10 @@ export class OpcuaClient {
     try {
       await client.connect(options.endpointUrl);
     } catch (e) {
-      await client.disconnect().catch(() => undefined);
       const err = toOpcuaError(e, `connect to ${options.endpointUrl}`, where);
-      if (err.code === 'CERTIFICATE_UNTRUSTED') throw untrusted(client, options, err);
+      const serverCertificate = client.serverCertificate;
+      await client.disconnect().catch(() => undefined);
+      if (err.code === 'CERTIFICATE_UNTRUSTED') throw await untrusted(serverCertificate, options, err);
       throw err;
     }
     let session: ClientSession;
@@ -499,13 +500,18 @@ export class OpcuaClient {
     }
   }
 
-  /** Closes the subscriptions, the session and the connection. */
+  /** Closes the subscriptions, the session and the connection (each step bounded, so a dead peer cannot hold it). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of [...this.sets]) await s.close().catch(() => undefined);
-    await this.session.close(true).catch(() => undefined);
-    await this.client.disconnect().catch(() => undefined);
+    const live = this.connectedNow;
+    if (live) {
+      for (const s of [...this.sets]) await bounded(s.close(), 2000);
+      await bounded(this.session.close(true), 2000);
+    } else {
+      for (const s of [...this.sets]) s.abandon();
+    }
+    await bounded(this.client.disconnect(), 5000);
     this.emit({ state: 'closed' });
   }
 
@@ -658,6 +664,13 @@ export class OpcuaClient {
   }
 }
 
+/** Waits for `p` at most `ms`; never rejects. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  if (timer) clearTimeout(timer);
+}
+
 function result(code: number): OperationResult {
   return { statusCode: code >>> 0, statusName: statusCodeName(code), good: (code & 0xc000_0000) === 0 };
 }
@@ -670,10 +683,14 @@ function toChange(key: string, nodeId: string, dv: DataValue): ItemChange {
   return c;
 }
 
-function untrusted(client: OPCUAClient, options: OpcuaClientOptions, cause: EnergyMeshError): EnergyMeshError {
-  const cert = client.serverCertificate;
+async function untrusted(cert: Buffer | Buffer[] | undefined, options: OpcuaClientOptions, cause: EnergyMeshError): Promise<EnergyMeshError> {
   const der = Array.isArray(cert) ? cert[0] : cert;
-  const thumbprint = der ? certificateThumbprint(Buffer.from(der)) : undefined;
+  let thumbprint = der && der.length > 0 ? certificateThumbprint(Buffer.from(der)) : undefined;
+  if (!thumbprint && options.pki) {
+    // node-opcua did not keep it: the newest certificate in rejected/ is the one it just refused
+    const rejected = (await options.pki.list().catch(() => [])).filter((c) => c.status === 'rejected');
+    thumbprint = rejected.sort((a, b) => b.mtimeMs - a.mtimeMs)[0]?.thumbprint;
+  }
   const how = thumbprint
     ? (options.trustHint?.(thumbprint) ?? `trust it with OpcuaPki.trust('${thumbprint}') on ${options.pki?.rootFolder ?? 'the PKI folder'}`)
     : 'list the rejected certificates and trust the server’s';
@@ -704,6 +721,9 @@ function monitoringParameters(key: string): MonitoringParametersOptions {
   }
   return { samplingInterval: Number(sampling), queueSize: Number(queue), discardOldest: true, filter };
 }
+
+/** Changes kept while nobody listens yet (oldest dropped beyond this). */
+const MAX_PENDING = 100_000;
 
 interface GroupEntry {
   group: ClientMonitoredItemGroup;
@@ -747,8 +767,13 @@ export class MonitoredItemSet {
     return this.specs.map((s) => this.statuses.get(s.key) ?? { key: s.key, nodeId: s.nodeId, statusCode: StatusCodes.BadWaitingForInitialData.value, statusName: 'BadWaitingForInitialData', ok: false });
   }
 
+  /**
+   * Listens to the changes. Changes that arrive before the first listener (the initial values
+   * come while `subscribe` is still creating items) are kept and handed to it.
+   */
   onDidReceive(listener: Listener<ItemChange[]>): () => void {
     this.listeners.add(listener);
+    if (this.pending.length > 0 && !this.flushScheduled) this.flushScheduled = setImmediate(() => this.flush());
     return () => this.listeners.delete(listener);
   }
 
@@ -783,13 +808,22 @@ export class MonitoredItemSet {
       this.subs.push(entry);
       for (const call of planned.calls) {
         const specs = call.items.map((i) => this.specs[i] as MonitorSpec);
-        let group: ClientMonitoredItemGroup;
+        // the handler goes on before creation: the initial values may arrive before the call returns
+        const group = ClientMonitoredItemGroup.create(
+          subscription,
+          specs.map((s) => ({ nodeId: s.nodeId, attributeId: AttributeIds.Value })),
+          monitoringParameters(call.paramsKey),
+          TimestampsToReturn.Both,
+        );
+        group.on('changed', (_mi: ClientMonitoredItemBase, dv: DataValue, index: number) => {
+          const spec = specs[index];
+          if (spec) this.receive(spec, dv);
+        });
         try {
-          group = await subscription.monitorItems(
-            specs.map((s) => ({ nodeId: s.nodeId, attributeId: AttributeIds.Value })),
-            monitoringParameters(call.paramsKey),
-            TimestampsToReturn.Both,
-          );
+          await new Promise<void>((resolve, reject) => {
+            group.once('initialized', () => resolve());
+            group.once('err', (message: string) => reject(new Error(message)));
+          });
         } catch (e) {
           throw toOpcuaError(e, `create ${specs.length} monitored items`);
         }
@@ -797,10 +831,6 @@ export class MonitoredItemSet {
         const ge: GroupEntry = { group, specs };
         entry.groups.push(ge);
         group.monitoredItems.forEach((mi, idx) => this.recordStatus(specs[idx] as MonitorSpec, mi));
-        group.on('changed', (_mi: ClientMonitoredItemBase, dv: DataValue, index: number) => {
-          const spec = specs[index];
-          if (spec) this.receive(spec, dv);
-        });
       }
     }
   }
@@ -853,6 +883,14 @@ export class MonitoredItemSet {
     this.owner.forget(this);
   }
 
+  /** @internal Stops delivering without talking to the server (the connection is gone). */
+  abandon(): void {
+    this.closed = true;
+    if (this.flushScheduled) clearImmediate(this.flushScheduled);
+    this.flushScheduled = undefined;
+    this.owner.forget(this);
+  }
+
   private recordStatus(spec: MonitorSpec, mi: ClientMonitoredItemBase): void {
     const code = mi.statusCode.value >>> 0;
     this.statuses.set(spec.key, { key: spec.key, nodeId: spec.nodeId, statusCode: code, statusName: statusCodeName(code), ok: (code & 0xc000_0000) === 0 });
@@ -873,11 +911,13 @@ export class MonitoredItemSet {
       return;
     }
     this.pending.push(change);
+    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
     if (!this.flushScheduled) this.flushScheduled = setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.flushScheduled = undefined;
+    if (this.listeners.size === 0) return; // kept for the first listener
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;

@@ -31,13 +31,13 @@ export function toOpcuaError(e: unknown, what: string, details: Record<string, u
   if (status && /^Bad(SecurityPolicyRejected|SecurityModeRejected|TcpEndpointUrlInvalid|CertificateUriInvalid)$/.test(status)) return make('CONFIG_INVALID', false);
   if (status && /^Bad(NodeIdUnknown|NodeIdInvalid)$/.test(status)) return make('UNKNOWN_POINT', false);
   if (status && /^Bad(Timeout|RequestTimeout)$/.test(status)) return make('TIMEOUT', true);
-  if (/timeout|timed out/i.test(msg) || errno === 'ETIMEDOUT') return make('TIMEOUT', true);
   if (status && /^Bad(SessionClosed|SessionIdInvalid|SessionNotActivated|ServerNotConnected|SecureChannelClosed|ConnectionClosed|NotConnected)$/.test(status)) {
     return make('NOT_CONNECTED', true);
   }
-  if (/not connected|no session|session.*(closed|invalid)|client.*disconnected|invalid channel/i.test(msg)) return make('NOT_CONNECTED', true);
-  if (errno === 'ECONNRESET' || errno === 'EPIPE' || /socket|connection (break|closed|reset)|premature|ECONNRESET|closed by|has been closed|disconnected/i.test(msg)) {
+  if (errno === 'ECONNRESET' || errno === 'EPIPE' || /socket|connection (break|closed|reset|aborted)|premature|ECONNRESET|closed by|has been closed/i.test(msg)) {
     return make('CONNECTION_CLOSED', true);
   }
+  if (/not connected|no session|session.*(closed|invalid)|client.*disconnected|invalid channel/i.test(msg)) return make('NOT_CONNECTED', true);
+  if (/timeout|timed out/i.test(msg) || errno === 'ETIMEDOUT') return make('TIMEOUT', true);
   return make('CONNECTION_CLOSED', true);
 }

@@ -9,7 +9,7 @@
  * show it); a unique prefix of at least 8 hex digits is accepted.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua';
@@ -27,6 +27,8 @@ export interface CertificateInfo {
   notBefore: string;
   notAfter: string;
   file: string;
+  /** When the file was written (newest rejected = the one just refused). */
+  mtimeMs: number;
 }
 
 export interface OpcuaPkiOptions {
@@ -196,5 +198,6 @@ function describe(der: Buffer, status: CertificateStatus, file: string): Certifi
     notBefore: new Date(x.validFrom).toISOString(),
     notAfter: new Date(x.validTo).toISOString(),
     file,
+    mtimeMs: existsSync(file) ? statSync(file).mtimeMs : 0,
   };
 }
