@@ -100,7 +100,7 @@ export function withDefaults(partial: Partial<KafkaBusConfig> & { brokers: strin
     producer: {
       acks: 'all',
       compression: 'none',
-      batchSize: 2000,
+      batchSize: 1000,
       lingerMs: 2,
       maxRecordBytes: 1_000_000,
       idempotent: false,

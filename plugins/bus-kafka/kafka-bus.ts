@@ -207,7 +207,9 @@ export class KafkaBus implements Bus {
     this.state = 'stopping';
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    // Bounded: a consumer that cannot reach the broker to leave its group must not hold the stop forever
+    // (its uncommitted records are delivered again to the group, at-least-once).
+    await settleWithin(Promise.all([...this.subscriptions].map((s) => s.close())), 10_000);
     // Give the forwarders a moment to send what is spooled (what is left stays in the spool for next start).
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && [...this.forwarders.values()].some((f) => f.spool.backlog > 0 && f.failingSince === 0)) {
@@ -215,8 +217,8 @@ export class KafkaBus implements Bus {
     }
     this.state = 'stopped';
     for (const f of this.forwarders.values()) f.notify();
-    await Promise.all([...this.forwarders.values()].map((f) => f.loop));
-    await this.disconnectProducer();
+    await settleWithin(Promise.all([...this.forwarders.values()].map((f) => f.loop)), 10_000);
+    await settleWithin(this.disconnectProducer(), 5000);
     await this.closeSpools();
     this.releaseLock();
     this.logger.info('kafka bus stopped');
@@ -662,6 +664,13 @@ export class KafkaBus implements Bus {
     fs.rmSync(this.lockFile, { force: true });
     this.lockFile = null;
   }
+}
+
+/** Waits for `p`, or `ms` at most (then goes on; `p` keeps running in the background). */
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function delay(ms: number): Promise<void> {
