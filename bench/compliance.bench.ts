@@ -5,7 +5,7 @@
  * Also the stage alone, in ns per record. Records: 1000 devices × 100 points, one device in ten a
  * customer meter whose interval point and identifier tags the modules work on.
  * Rates are per CPU-second of this process (the machine may be shared; wall-clock rates shown too).
- * Run: npx tsx bench/compliance.bench.ts  (or npm run bench -- compliance); BENCH_SECONDS=3 per run.
+ * Run: npx tsx bench/compliance.bench.ts  (or npm run bench -- compliance); BENCH_SECONDS (default 3) per set, split into 3 interleaved runs; the best of each set counts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { createNercCipModule } from '../compliance/us-nerc-cip/nerc-cip-module.t
 const DEVICES = 1000;
 const POINTS = 100;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const REPS = 3;
 const HALF_HOUR = 30 * 60_000;
 
 function modules(): ComplianceModule[] {
@@ -65,7 +66,7 @@ function batches(): Sample[][] {
 
 let runs = 0;
 
-async function pipelineRun(label: string, active: string[], dir: string, quiet = false): Promise<number> {
+async function pipelineRun(label: string, active: string[], dir: string, seconds: number, quiet = false): Promise<number> {
   const bus = new EmbeddedBus({ prefix: 'bench', memory: { maxRecords: 200_000 } });
   await bus.start();
   const runDir = join(dir, `run-${++runs}`);
@@ -81,7 +82,7 @@ async function pipelineRun(label: string, active: string[], dir: string, quiet =
   const inflight = new Set<Promise<void>>();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  while (performance.now() - t0 < SECONDS * 1000) {
+  while (performance.now() - t0 < seconds * 1000) {
     const batch = all[d++ % DEVICES] as Sample[];
     if (d % DEVICES === 0) round++;
     const ts = Date.UTC(2026, 0, 1) + round * HALF_HOUR; // on every market's interval grid
@@ -114,7 +115,15 @@ function stageAlone(sets: string[][], dir: string, rounds = 5): number[] {
     return m;
   });
   let seq = 0;
-  const records: TelemetryRecord[][] = batches().map((b) => b.map((s) => ({ ...s, seq: ++seq, receivedAt: 0 })));
+  // shaped as the pipeline's normalize builds them (property order, site tag), not by spreading
+  const records: TelemetryRecord[][] = batches().map((b) =>
+    b.map((s) => {
+      const r: TelemetryRecord = { deviceId: s.deviceId, pointId: s.pointId, ts: 0, receivedAt: 0, value: s.value, quality: s.quality, protocol: s.protocol, seq: ++seq };
+      if (s.unit !== undefined) r.unit = s.unit;
+      r.tags = s.tags ?? { site: 'bench' };
+      return r;
+    }),
+  );
   const best = sets.map(() => Infinity);
   let ts = 0;
   for (let k = 0; k < rounds; k++) {
@@ -140,23 +149,28 @@ function stageAlone(sets: string[][], dir: string, rounds = 5): number[] {
 export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'em-bench-compliance-'));
   try {
-    console.log(`compliance: pipeline (normalize → compliance stage → in-memory bus), ${DEVICES} devices × ${POINTS} points (1 in 10 a customer meter), batches of ${POINTS}, ${SECONDS} s per run`);
+    console.log(`compliance: pipeline (normalize → compliance stage → in-memory bus), ${DEVICES} devices × ${POINTS} points (1 in 10 a customer meter), batches of ${POINTS}, ${SECONDS} s per set in ${REPS} interleaved runs`);
+    const [bare, full] = stageAlone([[], ['eu-gdpr', 'us-nerc-cip', 'gb-elexon']], dir);
+    console.log(`stage alone (incl. batch copy): none ${(bare as number).toFixed(0)} ns/record, eu-gdpr + us-nerc-cip + gb-elexon ${(full as number).toFixed(0)} ns/record: +${((full as number) - (bare as number)).toFixed(0)} ns/record`);
     const sets: [string, string[]][] = [
+      ['no module active', []],
       ['eu-gdpr + us-nerc-cip + us-ercot', ['eu-gdpr', 'us-nerc-cip', 'us-ercot']],
       ['eu-gdpr + us-nerc-cip + gb-elexon', ['eu-gdpr', 'us-nerc-cip', 'gb-elexon']],
       ['eu-gdpr + us-nerc-cip + au-aemo', ['eu-gdpr', 'us-nerc-cip', 'au-aemo']],
     ];
-    await pipelineRun('(warm-up, not counted)', ['eu-gdpr', 'us-nerc-cip', 'au-aemo'], dir, true);
-    const ratios: string[] = [];
-    for (const [label, ids] of sets) {
-      // each set next to its own no-module run, so a busy machine colours both alike
-      const none = await pipelineRun('no module active', [], dir);
-      const rate = await pipelineRun(label, ids, dir);
-      ratios.push(`ratio ${label.padEnd(36)} ${(rate / none).toFixed(2)} (target ≥ 0.80)`);
+    await pipelineRun('(warm-up, not counted)', ['eu-gdpr', 'us-nerc-cip', 'au-aemo'], dir, 1, true);
+    // REPS interleaved rounds, the best rate of each set: a shared machine only ever slows a run down
+    const best = sets.map(() => 0);
+    for (let rep = 0; rep < REPS; rep++) {
+      for (let i = 0; i < sets.length; i++) {
+        const [label, ids] = sets[i] as [string, string[]];
+        best[i] = Math.max(best[i] as number, await pipelineRun(`${label} #${rep + 1}`, ids, dir, SECONDS / REPS));
+      }
     }
-    for (const r of ratios) console.log(r);
-    const [bare, full] = stageAlone([[], ['eu-gdpr', 'us-nerc-cip', 'gb-elexon']], dir);
-    console.log(`stage alone (incl. batch copy): none ${(bare as number).toFixed(0)} ns/record, eu-gdpr + us-nerc-cip + gb-elexon ${(full as number).toFixed(0)} ns/record: +${((full as number) - (bare as number)).toFixed(0)} ns/record`);
+    const none = best[0] as number;
+    for (let i = 1; i < sets.length; i++) console.log(`ratio ${(sets[i] as [string, string[]])[0].padEnd(36)} ${((best[i] as number) / none).toFixed(2)} (best of ${REPS}; target ≥ 0.80)`);
+    const perRecord = 1e9 / none;
+    console.log(`expected from the stage cost: ${perRecord.toFixed(0)} ns/record without modules + ${((full as number) - (bare as number)).toFixed(0)} ns/record → ratio ${(perRecord / (perRecord + (full as number) - (bare as number))).toFixed(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

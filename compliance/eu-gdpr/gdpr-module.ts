@@ -58,6 +58,9 @@ export class GdprTransform implements TelemetryTransform {
   private readonly dropTags: Set<string>;
   private readonly dropUnit: boolean;
   private readonly dropRaw: boolean;
+  /** Output tags per input tags object: drivers attach one tags object per device, and records are immutable after ingest. */
+  private readonly tagCache = new WeakMap<Record<string, string>, Record<string, string>>();
+  private readonly noTags: Record<string, string>;
 
   constructor(
     private readonly pseudonymiser: Pseudonymiser,
@@ -69,6 +72,7 @@ export class GdprTransform implements TelemetryTransform {
     this.dropTags = new Set(config.dropTags ?? GDPR_DEFAULTS.dropTags);
     this.dropUnit = config.dropFields?.includes('unit') ?? false;
     this.dropRaw = config.dropFields?.includes('quality.raw') ?? false;
+    this.noTags = Object.freeze({ [PSEUDONYM_KEY_TAG]: pseudonymiser.activeKeyId }) as Record<string, string>;
   }
 
   apply(r: TelemetryRecord): TelemetryRecord {
@@ -85,25 +89,37 @@ export class GdprTransform implements TelemetryTransform {
     const unit = this.dropUnit && r.unit !== undefined;
     const raw = this.dropRaw && r.quality.raw !== undefined;
     if (!personalDevice && !tagsChange && !unit && !raw) return r;
-    const out: TelemetryRecord = { ...r };
-    if (personalDevice) out.deviceId = this.pseudonymiser.pseudonym(r.deviceId);
+    // built field by field in the pipeline's order (no spread, no delete) so records keep one shape
+    const out: TelemetryRecord = {
+      deviceId: personalDevice ? this.pseudonymiser.pseudonym(r.deviceId) : r.deviceId,
+      pointId: r.pointId,
+      ts: r.ts,
+      receivedAt: r.receivedAt,
+      value: r.value,
+      quality: raw ? { status: r.quality.status, flags: r.quality.flags } : r.quality,
+      protocol: r.protocol,
+      seq: r.seq,
+    };
+    if (r.unit !== undefined && !unit) out.unit = r.unit;
     if (tagsChange || personalDevice) out.tags = this.tags(r.tags);
-    if (unit) delete out.unit;
-    if (raw) out.quality = { status: r.quality.status, flags: r.quality.flags };
+    else if (r.tags !== undefined) out.tags = r.tags;
     return out;
   }
 
   /** Tags with identifiers pseudonymised, dropped tags gone, and the key id added. */
   tags(tags: Record<string, string> | undefined): Record<string, string> {
-    const out: Record<string, string> = {};
-    if (tags) {
-      for (const k in tags) {
-        if (this.dropTags.has(k)) continue;
-        const v = tags[k] as string;
-        out[k] = this.identifierTags.has(k) && !Pseudonymiser.isPseudonym(v) ? this.pseudonymiser.pseudonym(v) : v;
-      }
+    if (!tags) return this.noTags;
+    let out = this.tagCache.get(tags);
+    if (out) return out;
+    out = {};
+    for (const k in tags) {
+      if (this.dropTags.has(k)) continue;
+      const v = tags[k] as string;
+      out[k] = this.identifierTags.has(k) && !Pseudonymiser.isPseudonym(v) ? this.pseudonymiser.pseudonym(v) : v;
     }
     out[PSEUDONYM_KEY_TAG] = this.pseudonymiser.activeKeyId;
+    Object.freeze(out);
+    this.tagCache.set(tags, out);
     return out;
   }
 
