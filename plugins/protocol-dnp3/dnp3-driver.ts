@@ -22,6 +22,8 @@ import type { PointType } from '../../protocols/dnp3/codec/object-library.ts';
 import type { CommandObject } from '../../protocols/dnp3/codec/requests.ts';
 import { ControlCode } from '../../protocols/dnp3/codec/requests.ts';
 import { Dnp3Master } from '../../protocols/dnp3/master/master.ts';
+import { loadSimulatorConfig } from '../../protocols/dnp3/simulator/simulator-config.ts';
+import { Dnp3Simulator } from '../../protocols/dnp3/simulator/simulator.ts';
 import type { MasterSession, MeasurementBatch } from '../../protocols/dnp3/master/master-session.ts';
 import type { Measurement } from '../../protocols/dnp3/master/measurements.ts';
 import { commLostQuality, dnp3Quality } from './dnp3-quality.ts';
@@ -64,8 +66,16 @@ export interface Dnp3OutstationConfig {
   points?: Dnp3PointConfig[];
 }
 
+export interface Dnp3SimulatorConfig {
+  configFile: string;
+  host?: string;
+  port?: number;
+}
+
 export interface Dnp3PluginConfig {
   outstations: Dnp3OutstationConfig[];
+  /** Outstation simulators run in-process (demo/test convenience). */
+  simulators?: Dnp3SimulatorConfig[];
 }
 
 const KIND: Record<PointType, PointKind> = {
@@ -101,6 +111,7 @@ export class Dnp3Driver implements ProtocolDriver {
   private readonly master = new Dnp3Master();
   private readonly runtimes = new Map<string, DeviceRuntime>();
   private ctx: DriverContext | undefined;
+  private readonly simulators: Dnp3Simulator[] = [];
 
   constructor(private readonly config: Dnp3PluginConfig, readonly id = 'dnp3') {
     for (const o of config.outstations) {
@@ -148,6 +159,15 @@ export class Dnp3Driver implements ProtocolDriver {
 
   async start(ctx: DriverContext): Promise<void> {
     this.ctx = ctx;
+    for (const s of this.config.simulators ?? []) {
+      const cfg = loadSimulatorConfig(s.configFile);
+      if (s.host !== undefined) cfg.listen.host = s.host;
+      if (s.port !== undefined) cfg.listen.port = s.port;
+      const sim = new Dnp3Simulator(cfg);
+      const port = await sim.start();
+      this.simulators.push(sim);
+      ctx.logger.info({ port, file: s.configFile }, 'dnp3 outstation simulator listening');
+    }
     for (const rt of this.runtimes.values()) {
       const o = rt.cfg;
       const session = this.master.addTcpOutstation({
@@ -299,6 +319,7 @@ export class Dnp3Driver implements ProtocolDriver {
       rt.timers = [];
     }
     await this.master.stop();
+    await Promise.all(this.simulators.splice(0).map((s) => s.stop()));
   }
 }
 

@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Container } from 'inversify';
@@ -14,8 +15,8 @@ import type { DriverContext, PluginContext, ProtocolDriver, ProtocolDriverContri
 import { PluginContext as PluginContextId, ProtocolDriverContribution as DriverContributionId } from '../../../core/contributions.ts';
 import { silentLogger } from '../../../core/logging/logger.ts';
 import type { Command, DeviceStatus, Sample } from '../../../core/model/telemetry.ts';
-import dnp3Module, { dnp3Quality } from '../../../plugins/protocol-dnp3/index.ts';
-import type { Dnp3PluginConfig , Dnp3Driver} from '../../../plugins/protocol-dnp3/index.ts';
+import dnp3Module, { Dnp3Driver, dnp3Quality } from '../../../plugins/protocol-dnp3/index.ts';
+import type { Dnp3PluginConfig } from '../../../plugins/protocol-dnp3/index.ts';
 import { listenTcp } from '../../../protocols/dnp3/session/channel.ts';
 import { Outstation } from '../../../protocols/dnp3/outstation/outstation.ts';
 import { VECTOR_T0, vectorDatabase } from '../../../protocols/dnp3/testing/vector-database.ts';
@@ -162,6 +163,28 @@ describe('protocol.dnp3 plugin', function () {
       await driver.stop();
       outstation.dispose();
       await listener.close();
+    }
+  });
+
+  it('runs an in-process simulator from its YAML file and polls it (demo convenience)', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const driver = new Dnp3Driver({
+      simulators: [{ configFile: path.join(root, 'protocols/dnp3/simulator/substation-rtu.yaml'), port }],
+      outstations: [{ deviceId: 'rtu-sim', host: '127.0.0.1', port, keepAliveMs: 0, eventPollPeriodMs: 100, integrityPeriodMs: 0, timeSync: 'lan' }],
+    });
+    const ctx = new CollectingDriverContext();
+    try {
+      await driver.start(ctx);
+      await waitFor(() => new Set(ctx.samples.map((s) => s.pointId)).size === 13, 5000, 'all 13 simulator points');
+      assert.ok(driver.devices()[0]?.points.some((p) => p.pointId === 'analogOutputStatus.0' && p.writable));
+    } finally {
+      await driver.stop();
     }
   });
 });
