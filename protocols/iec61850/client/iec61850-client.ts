@@ -136,7 +136,8 @@ export class Iec61850Client {
   private readonly lastApplErrors: LastApplError[] = [];
   private readonly terminationWaiters: { oper: string; resolve: (r: { positive: boolean; lae?: LastApplError }) => void }[] = [];
   private readonly typeCache = new Map<string, TypeSpec>();
-  private ctlNum = 0;
+  /** ctlNum per control object (as libiec61850 counts them), keyed by the Oper reference. */
+  private readonly ctlNums = new Map<string, number>();
 
   constructor(readonly mms: MmsClient) {
     mms.onInformationReport((r) => this.onReport(r));
@@ -362,6 +363,20 @@ export class Iec61850Client {
   // -------------------------------------------------------------------------------------------
   // controls
 
+  private nextCtlNum(operRef: string): number {
+    const n = ((this.ctlNums.get(operRef) ?? 0) + 1) % 256;
+    this.ctlNums.set(operRef, n);
+    return n;
+  }
+
+  /** Type of Oper / SBOw / Cancel, from one GetVariableAccessAttributes of the whole CO data object (cached). */
+  private async coComponent(domain: string, coItem: string, name: string): Promise<TypeSpec> {
+    const t = await this.typeOf(`${domain}/${coItem}`);
+    const c = t.type === 'structure' ? t.components.find((x) => x.name === name) : undefined;
+    if (!c) throw new EnergyMeshError('DEVICE_EXCEPTION', `${domain}/${coItem} has no ${name}`, { details: { component: name } });
+    return c.spec;
+  }
+
   async controlModel(objectRef: string): Promise<ControlModel> {
     const v = await this.read(`${objectRef}.ctlModel`, 'CF');
     return CTL_MODELS[num(v)] ?? 'status-only';
@@ -416,9 +431,8 @@ export class Iec61850Client {
     const operName: ObjectName = { ...base, item: `${base.item}$Oper` };
     const operRef = `${domain}/${operName.item}`;
     if (model === 'status-only') return { ok: false, model, stage: 'operate', dataAccessError: 3 };
-    const type = await this.typeOf(`${domain}/${operName.item}`);
-    this.ctlNum = (this.ctlNum + 1) % 256;
-    const oper = this.buildOper(type, ctlVal, o, this.ctlNum, true);
+    const type = await this.coComponent(domain, base.item, 'Oper');
+    const oper = this.buildOper(type, ctlVal, o, this.nextCtlNum(operRef), true);
     if (model === 'sbo-with-normal-security') {
       const sel = await this.mms.read([{ ...base, item: `${base.item}$SBO` }]);
       const s = sel[0];
@@ -467,8 +481,8 @@ export class Iec61850Client {
   async cancel(objectRef: string, ctlVal: MmsData | boolean | number, o: ControlOptions = {}): Promise<boolean> {
     const base = toObjectName(objectRef, 'CO');
     const domain = base.scope === 'domain' ? base.domain : '';
-    const type = await this.typeOf(`${domain}/${base.item}$Cancel`);
-    const cancel = this.buildOper(type, ctlVal, o, this.ctlNum, false);
+    const type = await this.coComponent(domain, base.item, 'Cancel');
+    const cancel = this.buildOper(type, ctlVal, o, this.ctlNums.get(`${domain}/${base.item}$Oper`) ?? 0, false);
     const [r] = await this.mms.write([{ ...base, item: `${base.item}$Cancel` }], [cancel]);
     return r?.type === 'success';
   }
@@ -477,9 +491,9 @@ export class Iec61850Client {
   async selectWithValue(objectRef: string, ctlVal: MmsData | boolean | number, o: ControlOptions = {}): Promise<boolean> {
     const base = toObjectName(objectRef, 'CO');
     const domain = base.scope === 'domain' ? base.domain : '';
-    const type = await this.typeOf(`${domain}/${base.item}$SBOw`);
-    this.ctlNum = (this.ctlNum + 1) % 256;
-    const [r] = await this.mms.write([{ ...base, item: `${base.item}$SBOw` }], [this.buildOper(type, ctlVal, o, this.ctlNum, true)]);
+    const type = await this.coComponent(domain, base.item, 'SBOw');
+    const ctlNum = this.nextCtlNum(`${domain}/${base.item}$Oper`);
+    const [r] = await this.mms.write([{ ...base, item: `${base.item}$SBOw` }], [this.buildOper(type, ctlVal, o, ctlNum, true)]);
     return r?.type === 'success';
   }
 

@@ -136,6 +136,41 @@ describe('IEC 61850 client against the IED simulator', function () {
     }
   });
 
+  it('our control requests have the structure of the libiec61850 client requests (09, 10; only the T timestamps differ)', async () => {
+    const mask = (h: string): string => h.replace(/9108[0-9a-f]{16}/g, '9108<T>');
+    const scenarios: [string, (c: Iec61850Client) => Promise<void>][] = [
+      ['10_control_enhanced', async (c) => {
+        const o = { originIdent: 'vectors', terminationTimeoutMs: 2000 };
+        assert.equal((await c.operate(`${LD}/GGIO1.SPCSO3`, true, o)).termination, 'positive');
+        assert.equal((await c.operate(`${LD}/GGIO1.SPCSO4`, true, o)).termination, 'positive');
+        assert.equal(await c.selectWithValue(`${LD}/GGIO1.SPCSO4`, false, o), true);
+        assert.equal(await c.cancel(`${LD}/GGIO1.SPCSO4`, false, o), true);
+        assert.equal((await c.operate(`${LD}/GGIO1.SPCSO9`, true, o)).termination, 'negative');
+      }],
+    ];
+    for (const [name, run] of scenarios) {
+      const { server } = await start({ model: controlModel(), failingControls: ['GGIO1.SPCSO9'] });
+      const [a, b] = memoryChannelPair();
+      server.attach(b);
+      const sent: Uint8Array[] = [];
+      const c = new Iec61850Client(await MmsClient.associate(tapped(a, sent), {}));
+      await run(c);
+      await c.close();
+      const expected = readVectorText(`${VECTORS}${name}.pcap.txt`).filter((m) => m.dir === 'C').map((m) => mask(hex(m.bytes)));
+      assert.deepEqual(sent.map((x) => mask(hex(x))), expected, name);
+    }
+    // 09, SPCSO1 (direct-with-normal-security): read ctlModel, type of the CO data object, Write Oper
+    const { server } = await start({ model: controlModel() });
+    const [a, b] = memoryChannelPair();
+    server.attach(b);
+    const sent: Uint8Array[] = [];
+    const c = new Iec61850Client(await MmsClient.associate(tapped(a, sent), {}));
+    assert.equal((await c.operate(`${LD}/GGIO1.SPCSO1`, true, { originIdent: 'vectors' })).ok, true);
+    const expected = readVectorText(`${VECTORS}09_control_normal.pcap.txt`).filter((m) => m.dir === 'C').slice(2, 5).map((m) => mask(hex(m.bytes)));
+    assert.deepEqual(sent.slice(2).map((x) => mask(hex(x))), expected);
+    c.mms.abort();
+  });
+
   it('association and discovery, incl. paging at a 1000-octet PDU', async () => {
     const { port } = await start();
     const big = await connect(port);
