@@ -97,6 +97,17 @@ describe('ComplianceManager', () => {
     assert.deepEqual(b.status().active.map((x) => x.id).sort(), ['alpha', 'beta']);
   });
 
+  it('a running manager picks up a change another process (the CLI) made on the same dir within a second', () => {
+    const running = manager();
+    const stage = running.stage();
+    assert.equal((stage.process([rec(-1)]) as TelemetryRecord[]).length, 1);
+    const cli = manager();
+    cli.enable('alpha', { by: 'officer-1', reason: 'from the CLI' });
+    now += 1000;
+    assert.equal((stage.process([rec(-1)]) as TelemetryRecord[]).length, 0, 'alpha is active in the running manager');
+    assert.throws(() => running.enable('alpha', { by: 'o', reason: 'r' }), /already active/);
+  });
+
   it('refuses unknown ids, a missing reason, malformed, invalid and past times, and no-op toggles, with clear messages', () => {
     const m = manager();
     const bad = (fn: () => unknown, code: string, pattern: RegExp): void => {

@@ -20,7 +20,7 @@
  * COMPLIANCE_VIOLATION naming both; nothing is changed or persisted when a request is refused.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { ComplianceStage } from '../contributions.ts';
@@ -196,6 +196,8 @@ const DAY = 24 * HOUR;
 const COMPACT_AFTER_MS = 31 * DAY;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const COUNTER_FLUSH_MS = 60_000;
+/** How often the state file is checked for changes made by another process. */
+const STATE_CHECK_MS = 1000;
 /** A stated time this close in the past counts as now (clock skew between client and server). */
 const PAST_TOLERANCE_MS = 5_000;
 
@@ -214,6 +216,9 @@ export class ComplianceManager {
   private countersWrittenAt = 0;
   private readonly pending = new Map<string, PendingApproval>();
   private readonly alertListeners = new Set<(alert: ComplianceAlertEvent) => void>();
+  /** mtime of state.json as last read or written, and when it was last looked at (another process, e.g. the CLI, may change it). */
+  private stateMtimeMs = -1;
+  private stateCheckedAt = -Infinity;
 
   constructor(private readonly options: ComplianceManagerOptions) {
     for (const m of options.modules) {
@@ -274,6 +279,7 @@ export class ComplianceManager {
    */
   cancel(seq: number, options: { by: string; reason: string }): ComplianceChange {
     const now = this.clock();
+    this.reloadIfChanged(now);
     const change = this.changes.find((c) => c.seq === seq);
     if (!change || change.at <= now) {
       throw new EnergyMeshError('INVALID_ARGUMENT', `no scheduled change ${String(seq)} to cancel${change ? ` (it took effect at ${iso(change.at)})` : ''}; scheduled: ${this.changes.filter((c) => c.at > now).map((c) => c.seq).join(', ') || 'none'}`);
@@ -338,6 +344,7 @@ export class ComplianceManager {
 
   private toggle(id: string, action: 'enable' | 'disable', options: ToggleOptions): ComplianceChange {
     const now = this.clock();
+    this.reloadIfChanged(now);
     if (typeof id !== 'string' || !this.modules.has(id)) {
       const known = [...this.modules.keys()].sort();
       throw new EnergyMeshError('INVALID_ARGUMENT', `unknown compliance module ${JSON.stringify(id)}; available: ${known.length > 0 ? known.join(', ') : 'none (no compliance plugin is loaded)'}`, {
@@ -763,6 +770,7 @@ export class ComplianceManager {
   }
 
   private planAt(now: number): Plan {
+    if (now - this.stateCheckedAt >= STATE_CHECK_MS || now < this.stateCheckedAt) this.reloadIfChanged(now);
     const hour = Math.floor(now / HOUR) * HOUR;
     const p = this.plan;
     if (p && now >= p.from && now < p.until) {
@@ -814,7 +822,8 @@ export class ComplianceManager {
     return c;
   }
 
-  private load(): void {
+  private loadState(): void {
+    this.stateMtimeMs = mtimeOf(this.stateFile);
     const state = readJson(this.stateFile) as { version?: number; changes?: ComplianceChange[] } | undefined;
     if (state !== undefined) {
       if (state === null || typeof state !== 'object' || !Array.isArray(state.changes)) {
@@ -822,6 +831,22 @@ export class ComplianceManager {
       }
       this.changes = sortChanges(state.changes);
     }
+  }
+
+  /** Picks up changes another process (the CLI on the same data dir) wrote; a bad file keeps the current timeline. */
+  private reloadIfChanged(now: number): void {
+    this.stateCheckedAt = now;
+    if (mtimeOf(this.stateFile) === this.stateMtimeMs) return;
+    try {
+      this.loadState();
+      this.plan = undefined;
+    } catch {
+      // a half-written or damaged file: keep what we have; the next toggle rewrites it
+    }
+  }
+
+  private load(): void {
+    this.loadState();
     const counters = readJson(this.countersFile) as { buckets?: Record<string, Record<string, ModuleCounters>>; days?: Record<string, Record<string, ModuleCounters>> } | undefined;
     for (const [from, into] of [
       [counters?.buckets, this.buckets],
@@ -837,6 +862,7 @@ export class ComplianceManager {
 
   private saveState(): void {
     writeAtomic(this.stateFile, `${JSON.stringify({ version: 1, changes: this.changes }, null, 2)}\n`);
+    this.stateMtimeMs = mtimeOf(this.stateFile);
   }
 }
 
@@ -954,6 +980,14 @@ function readJson(file: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (e) {
     throw new EnergyMeshError('CONFIG_INVALID', `${file}: not valid JSON: ${errorMessage(e)}`, { cause: e });
+  }
+}
+
+function mtimeOf(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
   }
 }
 
