@@ -169,16 +169,20 @@ export function decodeLinkHeader(buf: Uint8Array, at = 0): Omit<LinkFrame, 'data
  * fails a CRC. Returns the frame and the number of bytes it occupied.
  */
 export function decodeLinkFrame(buf: Uint8Array): { frame: LinkFrame; size: number } {
-  const h = decodeLinkHeader(buf, 0);
+  return decodeLinkFrameWithHeader(buf, 0, decodeLinkHeader(buf, 0));
+}
+
+/** Decodes the data blocks of a frame at `at` whose header was already checked (the parser's path). */
+export function decodeLinkFrameWithHeader(buf: Uint8Array, at: number, h: Omit<LinkFrame, 'data'> & { len: number }): { frame: LinkFrame; size: number } {
   const n = h.len - 5;
   const size = linkFrameSize(n);
-  if (buf.length < size) {
-    throw new EnergyMeshError('FRAME_TRUNCATED', `DNP3 link: frame needs ${size} bytes, got ${buf.length}`, {
-      details: { needed: size, available: buf.length },
+  if (buf.length - at < size) {
+    throw new EnergyMeshError('FRAME_TRUNCATED', `DNP3 link: frame needs ${size} bytes, got ${buf.length - at}`, {
+      details: { needed: size, available: buf.length - at },
     });
   }
   const data = new Uint8Array(n);
-  let o = LINK_HEADER_SIZE;
+  let o = at + LINK_HEADER_SIZE;
   for (let i = 0; i < n; i += 16) {
     const k = Math.min(16, n - i);
     if (!crcMatches(buf, o, o + k)) {
@@ -186,7 +190,7 @@ export function decodeLinkFrame(buf: Uint8Array): { frame: LinkFrame; size: numb
         details: { block: i / 16 },
       });
     }
-    data.set(buf.subarray(o, o + k), i);
+    for (let j = 0; j < k; j++) data[i + j] = buf[o + j]!;
     o += k + 2;
   }
   return { frame: { dir: h.dir, prm: h.prm, fcb: h.fcb, fcvDfc: h.fcvDfc, func: h.func, dest: h.dest, src: h.src, data }, size };

@@ -7,7 +7,7 @@
  */
 import { EnergyMeshError, isEnergyMeshError } from '../../../core/errors.ts';
 import type { LinkFrame } from './link-frame.ts';
-import { LINK_HEADER_SIZE, LINK_MAX_FRAME_SIZE, LINK_START_1, LINK_START_2, decodeLinkFrame, decodeLinkHeader, linkFrameSize } from './link-frame.ts';
+import { LINK_HEADER_SIZE, LINK_MAX_FRAME_SIZE, LINK_START_1, LINK_START_2, decodeLinkFrameWithHeader, decodeLinkHeader, linkFrameSize } from './link-frame.ts';
 
 export interface LinkParseResult {
   frames: LinkFrame[];
@@ -46,32 +46,29 @@ export class LinkParser {
     return result;
   }
 
-  private consume(n: number): void {
-    this.buf.copyWithin(0, n, this.len);
-    this.len -= n;
-  }
-
+  /** Parses whole frames from the buffer, then moves the unparsed tail to the front once. */
   private drain(result: LinkParseResult): void {
-    while (this.len > 0) {
+    let pos = 0;
+    const len = this.len;
+    const buf = this.buf;
+    while (pos < len) {
       // find the start bytes
-      let i = 0;
-      while (i < this.len && !(this.buf[i] === LINK_START_1 && (i + 1 >= this.len || this.buf[i + 1] === LINK_START_2))) i++;
-      if (i > 0) {
-        this.skipped += i;
-        this.consume(i);
-      }
-      if (this.len < LINK_HEADER_SIZE) return;
-      let size: number;
+      let i = pos;
+      while (i < len && !(buf[i] === LINK_START_1 && (i + 1 >= len || buf[i + 1] === LINK_START_2))) i++;
+      this.skipped += i - pos;
+      pos = i;
+      if (len - pos < LINK_HEADER_SIZE) break;
+      let header: ReturnType<typeof decodeLinkHeader>;
       try {
-        const h = decodeLinkHeader(this.buf, 0);
-        size = linkFrameSize(h.len - 5);
+        header = decodeLinkHeader(buf, pos);
       } catch (e) {
         this.report(result, e);
         this.skipped += 1;
-        this.consume(1);
+        pos += 1;
         continue;
       }
-      if (this.len < size) return;
+      const size = linkFrameSize(header.len - 5);
+      if (len - pos < size) break;
       if (this.skipped > 0) {
         result.errors.push(
           new EnergyMeshError('FRAME_MALFORMED', `DNP3 link: skipped ${this.skipped} bytes before a frame`, {
@@ -81,12 +78,15 @@ export class LinkParser {
         this.skipped = 0;
       }
       try {
-        const { frame } = decodeLinkFrame(this.buf.subarray(0, size));
-        result.frames.push(frame);
+        result.frames.push(decodeLinkFrameWithHeader(buf, pos, header).frame);
       } catch (e) {
         this.report(result, e);
       }
-      this.consume(size);
+      pos += size;
+    }
+    if (pos > 0) {
+      buf.copyWithin(0, pos, len);
+      this.len = len - pos;
     }
   }
 
