@@ -62,6 +62,11 @@ export interface EnableReportingOptions {
   entryId?: Uint8Array;
   /** Ask for a general interrogation right after enabling. */
   gi?: boolean;
+  /**
+   * Read the data set directory first so reports carry member references (default true). Without it the
+   * references come from the reports' data-reference fields when OptFlds has dataRef.
+   */
+  resolveMembers?: boolean;
 }
 
 export interface ReceivedReport extends Report {
@@ -267,7 +272,7 @@ export class Iec61850Client {
   async enableReporting(rcbRef: string, o: EnableReportingOptions, listener: (r: ReceivedReport) => void): Promise<ReportSubscription> {
     const name = rcbName(rcbRef);
     const values = await this.getRcbValues(rcbRef);
-    const memberRefs = values.datSet ? await this.dataSetDirectory(values.datSet) : [];
+    const memberRefs = values.datSet && o.resolveMembers !== false ? await this.dataSetDirectory(values.datSet) : [];
     const at = (attr: string): ObjectName => ({ ...name, item: `${name.item}$${attr}` });
     const vars: ObjectName[] = [];
     const data: MmsData[] = [];

@@ -136,9 +136,24 @@ describe('IEC 61850 client against the IED simulator', function () {
     }
   });
 
-  it('our control requests have the structure of the libiec61850 client requests (09, 10; only the T timestamps differ)', async () => {
+  it('our report and control requests have the structure of the libiec61850 client requests (07, 08, 09, 10; only T timestamps differ)', async () => {
     const mask = (h: string): string => h.replace(/9108[0-9a-f]{16}/g, '9108<T>');
     const scenarios: [string, (c: Iec61850Client) => Promise<void>][] = [
+      ['07_report_unbuffered', async (c) => {
+        const got: ReceivedReport[] = [];
+        const sub = await c.enableReporting(`${LD}/LLN0.RP.EventsRCB01`, { reserve: true, trgOps: ['dchg', 'integrity', 'gi'], intgPd: 2000, gi: true, resolveMembers: false }, (r) => got.push(r));
+        await until(() => got.length >= 1);
+        assert.equal((await c.operate(`${LD}/GGIO1.SPCSO1`, true, { originIdent: 'vectors' })).ok, true);
+        await until(() => got.length >= 2);
+        await sub.disable();
+      }],
+      ['08_report_buffered', async (c) => {
+        const got: ReceivedReport[] = [];
+        const sub = await c.enableReporting(`${LD}/LLN0.BR.Measurements01`, { optFlds: ['seqNum', 'timeStamp', 'reasonCode', 'dataSet', 'dataRef', 'bufOvfl', 'entryId', 'confRev'], trgOps: ['dchg', 'gi'], purgeBuf: true, gi: true, resolveMembers: false }, (r) => got.push(r));
+        await until(() => got.length >= 1);
+        await sub.disable();
+        assert.equal((await c.getRcbValues(`${LD}/LLN0.BR.Measurements01`)).rptEna, false);
+      }],
       ['10_control_enhanced', async (c) => {
         const o = { originIdent: 'vectors', terminationTimeoutMs: 2000 };
         assert.equal((await c.operate(`${LD}/GGIO1.SPCSO3`, true, o)).termination, 'positive');
@@ -149,7 +164,7 @@ describe('IEC 61850 client against the IED simulator', function () {
       }],
     ];
     for (const [name, run] of scenarios) {
-      const { server } = await start({ model: controlModel(), failingControls: ['GGIO1.SPCSO9'] });
+      const { server } = await start({ model: name.startsWith('1') ? controlModel() : basicModel(), failingControls: ['GGIO1.SPCSO9'] });
       const [a, b] = memoryChannelPair();
       server.attach(b);
       const sent: Uint8Array[] = [];
