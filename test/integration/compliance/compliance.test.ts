@@ -78,8 +78,9 @@ describe('compliance in the kernel', () => {
     kernel = k;
     await k.load();
     const modules = k.plugins.flatMap((p) => p.container?.getAll<ComplianceModuleContribution>(ComplianceModuleContribution).flatMap((c) => c.complianceModules()) ?? []);
-    const audit = new AuditLog({ dir: join(dir, 'audit'), clock });
-    const manager = new ComplianceManager({ dataDir: join(dir, 'compliance'), modules, audit, clock });
+    // its own dirs and clock: the kernel may run a manager of its own on <dataDir>/compliance
+    const audit = new AuditLog({ dir: join(dir, 'it', 'audit'), clock });
+    const manager = new ComplianceManager({ dataDir: join(dir, 'it', 'compliance'), modules, audit, clock });
     k.complianceStages.push(manager.stage());
     await k.start();
     const written: TelemetryRecord[] = [];
