@@ -61,6 +61,29 @@ describe('DNP3 session robustness', function () {
     b.close();
   });
 
+  it('addresses: broadcast user data is delivered without a reply; other destinations and sources are dropped', async () => {
+    const [a, b] = memoryChannelPair();
+    const secondary = new LinkLayer(b, { localAddress: 1024, remoteAddress: 1, isMaster: false });
+    const got: string[] = [];
+    secondary.onDidReceiveSegment((s) => got.push(Buffer.from(s).toString('hex')));
+    const replies: Uint8Array[] = [];
+    a.onDidReceive((x) => replies.push(x));
+    const frame = (dest: number, src: number, func: number, data: number[]): Uint8Array => encodeLinkFrame({ dir: true, prm: true, fcb: false, fcvDfc: false, func, dest, src, data: Uint8Array.from(data) });
+    a.write(frame(0xffff, 1, 4, [0xc0, 0xc0, 0x01, 0x3c, 0x01, 0x06]));
+    a.write(frame(0xfffd, 1, 9, []));
+    a.write(frame(1025, 1, 4, [0xc1, 0xc1, 0x01, 0x3c, 0x01, 0x06]));
+    a.write(frame(1024, 7, 4, [0xc2, 0xc2, 0x01, 0x3c, 0x01, 0x06]));
+    a.write(frame(1024, 1, 9, []));
+    await waitFor(() => replies.length === 1, 1000, 'one LINK_STATUS');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(got, ['c0c0013c0106']);
+    assert.equal(replies.length, 1, 'no reply to broadcasts');
+    assert.equal(replies[0]?.[3], 0x0b);
+    assert.equal(secondary.stats.droppedFrames, 2);
+    secondary.dispose();
+    a.close();
+  });
+
   it('confirmed user data: RESET_LINK_STATES, FCB toggling, duplicate discarded', async () => {
     const [a, b] = memoryChannelPair();
     const primary = new LinkLayer(a, { localAddress: 1, remoteAddress: 1024, isMaster: true, confirmedUserData: true, responseTimeoutMs: 200 });
