@@ -4,7 +4,8 @@
  * → state root, receipts, bloom → one atomic fsynced LevelDB batch per block.
  *
  * Variants measure the engine choices recorded in chain/README.md: pure-JS vs native secp256k1 sender
- * recovery, and block sizes. Run alone with `npx tsx bench/chain.bench.ts` (BENCH_CHAIN_TXS to change N).
+ * recovery, and block sizes; then the same transfers as JSON-RPC batches into a running embedded node.
+ * Run alone with `npx tsx bench/chain.bench.ts` (BENCH_CHAIN_TXS changes N; BENCH_CHAIN_ONLY=direct|rpc).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import type { Common } from '@ethereumjs/common';
 import { Chain } from '../chain/execution/chain.ts';
 import { parseGenesis, WEI_PER_EB } from '../chain/execution/genesis.ts';
 import { compileToken } from '../test/integration/chain/solc.ts';
+import { ChainNode } from '../chain/node/chain-node.ts';
 
 interface Variant {
   name: string;
@@ -120,6 +122,73 @@ async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; 
   }
 }
 
+/**
+ * End to end through JSON-RPC: transfers sent as HTTP batches of `eth_sendRawTransaction` into a running
+ * embedded node (block time `blockTimeMs`); tx/s from the first request to the block that includes the last.
+ */
+async function runRpc(txs: number, blockTimeMs: number, bytecode: string): Promise<{ tps: number; cpuTps: number; blocks: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'empos-bench-rpc-'));
+  const senders = Array.from({ length: 200 }, (_, i) => account(i));
+  const deployer = account(1000);
+  const alloc: Record<string, string> = { [deployer.address]: (1_000_000n * WEI_PER_EB).toString() };
+  for (const s of senders) alloc[s.address] = (1000n * WEI_PER_EB).toString();
+  const node = new ChainNode({ dataDir: dir, validatorKey: `0x${'07'.repeat(32)}`, blockTimeMs, rpc: { port: 0 }, genesis: { chainId: 17741, alloc, gasLimit: 1_000_000_000 } });
+  await node.start();
+  const waitIdle = (): Promise<void> =>
+    new Promise((resolve) => {
+      const sub = node.onDidCommitBlock(() => {
+        if (node.chain.mempool.size === 0) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+  try {
+    const common = node.chain.common;
+    const ctor = bytecode + (10n ** 30n).toString(16).padStart(64, '0');
+    const deployHash = await node.chain.submitRawTransaction(sign(common, deployer, undefined, hexToBytes(ctor as `0x${string}`), 2_000_000n));
+    await waitIdle();
+    const found = await node.chain.getTransaction(deployHash);
+    const token = (await node.chain.getReceipts(found!.block!.number))[found!.block!.index]!.contractAddress!;
+    for (const s of senders) await node.chain.submitRawTransaction(sign(common, deployer, token, transferData(s.address, 10n ** 24n), 100_000n));
+    await waitIdle();
+    const raws: string[] = [];
+    for (let i = 0; i < txs; i++) {
+      const raw = sign(common, senders[i % senders.length]!, token, transferData(account(5000 + i).address, 1n), 60_000n);
+      raws.push(`0x${Buffer.from(raw).toString('hex')}`);
+    }
+    let included = 0;
+    let blocks = 0;
+    const done = new Promise<void>((resolve) => {
+      const sub = node.onDidCommitBlock(({ block }) => {
+        if (block.transactions.length === 0) return;
+        blocks++;
+        included += block.transactions.length;
+        if (included >= txs) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < raws.length; i += 200) {
+      const batch = raws.slice(i, i + 200).map((raw, j) => ({ jsonrpc: '2.0', id: i + j, method: 'eth_sendRawTransaction', params: [raw] }));
+      const res = await fetch(node.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+      const out = (await res.json()) as { error?: { message: string } }[];
+      const failed = out.find((r) => r.error !== undefined);
+      if (failed !== undefined) throw new Error(`eth_sendRawTransaction failed: ${failed.error!.message}`);
+    }
+    await done;
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { tps: (txs * 1000) / ms, cpuTps: (txs * 1000) / ((cpu.user + cpu.system) / 1000), blocks };
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(): Promise<void> {
   const { bytecode } = compileToken();
   const n = Number(process.env.BENCH_CHAIN_TXS ?? 4000);
@@ -131,11 +200,18 @@ export async function run(): Promise<void> {
   ];
   console.log('chain: sustained ERC-20 transfers into the embedded chain (submit → execute → commit, fsync per block)');
   console.log('  (tx/s = wall clock; tx/CPU-s = per second of this process\'s CPU time, stable when the machine is shared)');
-  for (const v of variants) {
+  const only = process.env.BENCH_CHAIN_ONLY;
+  for (const v of only === 'rpc' ? [] : variants) {
     const r = await runVariant(v, bytecode);
     console.log(
       `  ${v.name.padEnd(42)} ${r.tps.toFixed(0).padStart(6)} tx/s ${r.cpuTps.toFixed(0).padStart(6)} tx/CPU-s  (${v.txs} txs, ${r.blocks} blocks, ` +
         `${(r.submitShare * 100).toFixed(0)} % in admission)`,
+    );
+  }
+  for (const blockTimeMs of only === 'direct' ? [] : [1000, 250]) {
+    const r = await runRpc(n, blockTimeMs, bytecode);
+    console.log(
+      `  ${`JSON-RPC batches → embedded node, ${blockTimeMs} ms blocks`.padEnd(42)} ${r.tps.toFixed(0).padStart(6)} tx/s ${r.cpuTps.toFixed(0).padStart(6)} tx/CPU-s  (${n} txs, ${r.blocks} blocks)`,
     );
   }
 }

@@ -429,7 +429,14 @@ export class Chain {
     const skippedSenders = new Set<string>();
     const baseFee = parent.header.calcNextBaseFee();
     const gasLimit = parent.header.gasLimit;
+    let sinceYield = 0;
     for (const p of candidates) {
+      // Execution is mostly microtasks (cached state): yield to the event loop now and then so sockets
+      // and timers (RPC, keep-alive) are served during a big block.
+      if (++sinceYield >= 64) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       if (mode === 'build') {
         if (exec.included.length >= this.maxTxsPerBlock) break;
         if (skippedSenders.has(p.sender)) continue;

@@ -59,6 +59,10 @@ export class RpcServer {
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.server = createServer((req, res) => void this.onHttp(req, res));
+    // Requests may wait behind a block being executed: keep idle connections longer than Node's 5 s so a
+    // client reusing one never races the server closing it.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
