@@ -19,4 +19,6 @@ export * from './master/master-session.ts';
 export * from './master/master.ts';
 export * from './outstation/database.ts';
 export * from './outstation/outstation.ts';
+export * from './simulator/simulator-config.ts';
+export * from './simulator/simulator.ts';
 export type { Disposable, Event } from './util/emitter.ts';

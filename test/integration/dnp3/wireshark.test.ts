@@ -85,6 +85,19 @@ function problems(out: string): string[] {
     }
   });
 
+  it('confirmed user data (RESET_LINK_STATES, FCB, ACK) and keep-alives: no Malformed, no bad CRC', async () => {
+    const h = await startHarness('tcp', vectorDatabase(), {}, { confirmedUserData: true, keepAliveMs: 30 });
+    try {
+      await waitFor(() => h.batches.filter((b) => b.source === 'integrity').length >= 2 && !h.master.busy, 5000, 'startup over confirmed data');
+      await new Promise((r) => setTimeout(r, 100));
+      const out = judge(h, dir, 'confirmed');
+      assert.deepEqual(problems(out), []);
+      for (const f of ['Reset of Remote Link', 'User Data', 'ACK', 'Request Link Status', 'Status of Link']) assert.ok(out.includes(f), `tshark saw ${f}`);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('1,156-point fragmented integrity response: no Malformed, no bad CRC', async () => {
     const h = await startHarness('tcp', largeDatabase(), {}, { startupIntegrityPoll: false });
     try {
