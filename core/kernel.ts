@@ -55,6 +55,13 @@ import { registerPluginApiResolver } from './plugins/plugin-api-resolver.ts';
 import type { PluginManifest } from './plugins/plugin-manifest.ts';
 import { DriverRegistry, SinkRegistry } from './registries.ts';
 import { LatestValueStore } from './store/latest-value-store.ts';
+import type { AuditLog } from './audit/audit-log.ts';
+import type { ComplianceManager } from './compliance/compliance-manager.ts';
+import type { Principal as CompliancePrincipal } from './compliance/compliance-module.ts';
+import { alertToEvent, createComplianceServices } from './compliance/compliance-services.ts';
+import { ROLES, roleAllows } from './auth/roles.ts';
+import type { Principal } from './auth/roles.ts';
+import type { CommandRequest, CommandResult } from './model/telemetry.ts';
 
 /** A plugin as the kernel runs it. */
 export interface PluginRuntime {
@@ -91,6 +98,10 @@ export class Kernel {
   bus!: Bus;
   pipeline!: Pipeline;
   commands!: CommandService;
+  /** The hash-chained audit log (`<dataDir>/audit`). */
+  audit!: AuditLog;
+  /** Which compliance modules are active, their rules, gates, reports (`<dataDir>/compliance`). */
+  compliance!: ComplianceManager;
   readonly plugins: PluginRuntime[] = [];
   readonly complianceStages: ComplianceStage[] = [];
   readonly chainConnectors: ChainConnector[] = [];
@@ -187,7 +198,60 @@ export class Kernel {
     for (const p of this.plugins) sections.push(...this.contributions<ConfigSchemaContribution>(p, ConfigSchemaContribution).flatMap((c) => c.configSections()));
     validateSections(this.config, sections);
     const factories = this.plugins.flatMap((p) => this.contributions<BusContribution>(p, BusContribution).flatMap((c) => c.busFactories()));
+    const modules = this.plugins.flatMap((p) => this.contributions<ComplianceModuleContribution>(p, ComplianceModuleContribution).flatMap((c) => c.complianceModules()));
+    const { audit, manager } = createComplianceServices({ dataDir: this.config.core.dataDir, modules });
+    this.audit = audit;
+    this.compliance = manager;
+    this.complianceStages.push(manager.stage());
     this.createCoreServices(factories);
+    manager.onDidRaiseAlert((alert) => {
+      this.pipeline.ingestEvents([alertToEvent(alert)]).catch((e: unknown) => this.logger.warn({ err: errorMessage(e) }, 'compliance alert not published'));
+    });
+  }
+
+  /**
+   * Runs a command for `principal`: the active compliance modules' gates first (deny, or hold for a
+   * second person's approval), then the driver; every outcome is audited.
+   */
+  async executeCommand(request: CommandRequest, principal: Principal): Promise<CommandResult> {
+    const who = compliancePrincipal(principal);
+    const issuedBy = `${principal.name} (${principal.id})`;
+    const gate = this.compliance.gateCommand(request, who);
+    if (gate.decision === 'deny') {
+      return this.commands.refuse(request, issuedBy, 'rejected', {
+        error: { code: 'COMPLIANCE_VIOLATION', message: gate.message, details: { module: gate.module, reason: gate.reason } },
+      });
+    }
+    if (gate.decision === 'require-approval') {
+      return this.commands.refuse(
+        request,
+        issuedBy,
+        'pending',
+        { approval: { pendingId: gate.pendingId, module: gate.module, message: gate.message, approverRoles: [...gate.approverRoles], expiresAt: gate.expiresAt } },
+        gate.pendingId,
+      );
+    }
+    const result = await this.commands.execute(request, issuedBy);
+    this.compliance.recordCommand(request, who, result);
+    return result;
+  }
+
+  /** A second person approves a held command; when the gates are satisfied it is executed. */
+  executeApproval(pendingId: string, approver: Principal): Promise<CommandResult> {
+    return this.approveCommand(pendingId, approver);
+  }
+
+  private async approveCommand(pendingId: string, approver: Principal): Promise<CommandResult> {
+    const outcome = this.compliance.approve(pendingId, compliancePrincipal(approver));
+    if (outcome.decision === 'deny') {
+      throw new EnergyMeshError(outcome.reason === 'no-such-request' ? 'INVALID_ARGUMENT' : 'FORBIDDEN', outcome.message, {
+        details: { pendingId, reason: outcome.reason, ...(outcome.module ? { module: outcome.module } : {}) },
+      });
+    }
+    const request = outcome.command;
+    const result = await this.commands.execute(request, `${outcome.requestedBy.id}, approved by ${outcome.approvedBy.join(', ')}`);
+    this.compliance.recordCommand(request, outcome.requestedBy, result);
+    return result;
   }
 
   /** Starts the bus, the core consumers and every plugin in dependency order. */
@@ -228,6 +292,11 @@ export class Kernel {
     await this.pipeline.drain().catch(() => undefined);
     for (const s of this.subscriptions.splice(0)) await s.close().catch((e: unknown) => this.logger.warn({ err: errorMessage(e) }, 'closing a subscription failed'));
     this.flushSequences();
+    try {
+      this.compliance.flush();
+    } catch (e) {
+      this.logger.warn({ err: errorMessage(e) }, 'saving compliance counters failed');
+    }
     await this.bus.stop().catch((e: unknown) => this.logger.error({ err: errorMessage(e) }, 'stopping the bus failed'));
     for (const p of this.plugins) await p.container?.unbindAll().catch(() => undefined);
     this.state = 'stopped';
@@ -459,6 +528,11 @@ export class Kernel {
     this.metrics.errors.inc({ plugin: p.id, device: '', code });
     this.logger.warn({ plugin: p.id, what, err: errorMessage(e) }, 'plugin fault');
   }
+}
+
+/** The compliance engine's view of a principal: every role the principal's role includes. */
+export function compliancePrincipal(p: Principal): CompliancePrincipal {
+  return { id: p.id, roles: ROLES.filter((r) => roleAllows(p.role, r)) };
 }
 
 function isContainerModule(x: unknown): x is ContainerModule {

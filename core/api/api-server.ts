@@ -20,6 +20,8 @@ import type { JsonSchema } from '../config/json-schema.ts';
 import type { ErrorCode } from '../errors.ts';
 import { EnergyMeshError, isEnergyMeshError } from '../errors.ts';
 import type { Kernel } from '../kernel.ts';
+import { compliancePrincipal } from '../kernel.ts';
+import { registerComplianceRoutes } from './compliance-routes.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { CommandRequest, TelemetryRecord } from '../model/telemetry.ts';
 
@@ -59,6 +61,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   POINT_NOT_WRITABLE: 409,
   TIMEOUT: 504,
+  COMPLIANCE_VIOLATION: 409,
 };
 
 const idParam: JsonSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]*$' };
@@ -100,6 +103,16 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
     request.log.warn({ principal: principal?.id, method: request.method, url: request.url.split('?')[0], required, reason }, 'request refused');
     kernel.metrics.authDenied.inc({ reason: status === 401 ? 'unauthenticated' : 'forbidden' });
     options.onDenied?.({ ...(principal ? { principal } : {}), method: request.method, url: request.url.split('?')[0] ?? '', required, reason });
+    try {
+      kernel.compliance.recordAuthorizationFailure({
+        principal: principal ? compliancePrincipal(principal) : { id: 'anonymous' },
+        what: `${request.method} ${request.url.split('?')[0] ?? ''}`,
+        reason,
+        at: Date.now(),
+      });
+    } catch (e) {
+      request.log.error({ err: (e as Error).message }, 'audit of a refused request failed');
+    }
     if (status === 401) void reply.header('www-authenticate', 'Bearer realm="energymesh"');
     await reply.code(status).send({ error: { code: status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: reason, details: { required } } });
   });
@@ -188,13 +201,16 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
     {
       config: { role: 'operator' },
       schema: {
-        summary: 'Send a command (setpoint, coil, control) and wait for its outcome',
+        summary: 'Send a command (setpoint, coil, control) and wait for its outcome (202 when a compliance module holds it for a second approval)',
         tags: ['commands'],
         body: commandRequest,
         response: { 200: commandResult, 400: errorSchema },
       },
     },
-    (request) => kernel.commands.execute(request.body, `${request.principal.name} (${request.principal.id})`),
+    async (request, reply) => {
+      const result = await kernel.executeCommand(request.body, request.principal);
+      return reply.code(result.status === 'pending' ? 202 : 200).send(result);
+    },
   );
 
   app.get<{ Querystring: { limit: number } }>(
@@ -226,6 +242,25 @@ export async function createApiServer(kernel: Kernel, options: ApiServerOptions)
       return r;
     },
   );
+
+  app.get('/api/v1/commands/approvals', { config: { role: 'operator' }, schema: { summary: 'Commands waiting for a second approval', tags: ['commands'] } }, () =>
+    kernel.compliance.pendingApprovals(),
+  );
+  app.post<{ Params: { pendingId: string } }>(
+    '/api/v1/commands/approvals/:pendingId',
+    {
+      config: { role: 'operator' },
+      schema: {
+        summary: 'Approve a held command (a different person than the one who sent it); executes it when the rules are satisfied',
+        tags: ['commands'],
+        params: { type: 'object', required: ['pendingId'], properties: { pendingId: { type: 'string', format: 'uuid' } } },
+        response: { 200: commandResult, 403: errorSchema },
+      },
+    },
+    (request) => kernel.executeApproval(request.params.pendingId, request.principal),
+  );
+
+  registerComplianceRoutes(app, kernel);
 
   if (options.auth) {
     const tokens = options.auth.tokens;

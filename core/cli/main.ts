@@ -11,6 +11,7 @@ import { readConfigFile, redactSecrets } from '../config/config-file.ts';
 import { errorMessage, isEnergyMeshError } from '../errors.ts';
 import { startInstance, tokensFile } from '../instance.ts';
 import { TokenStore } from '../auth/token-store.ts';
+import { AuditLog } from '../audit/audit-log.ts';
 import { isRole } from '../auth/roles.ts';
 import { Kernel } from '../kernel.ts';
 import { createLogger, silentLogger } from '../logging/logger.ts';
@@ -97,6 +98,83 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
       });
     });
 
+  const compliance = program
+    .command('compliance')
+    .description('compliance modules of a running instance (through its API: --url, --token or ENERGYMESH_TOKEN)');
+  const remote = (c: Command): Command =>
+    c
+      .option('-c, --config <file>', 'config file (gives the API address)', process.env.ENERGYMESH_CONFIG ?? DEFAULT_CONFIG)
+      .option('--url <url>', 'API base URL (default: from the config)')
+      .option('--token <token>', 'API token (default: $ENERGYMESH_TOKEN)', process.env.ENERGYMESH_TOKEN);
+  remote(compliance.command('list').description('modules available and which are active')).action(async (opts: RemoteOptions) => {
+    exitCode = await remoteCall(opts, io, 'GET', '/api/v1/compliance/modules', undefined, (rows) => {
+      for (const m of rows as { id: string; active: boolean; jurisdiction: string; title: string; regulation: string }[]) {
+        io.out(`${m.id.padEnd(14)} ${(m.active ? 'active' : '-').padEnd(7)} ${m.jurisdiction.padEnd(4)} ${m.title} — ${m.regulation}`);
+      }
+    });
+  });
+  remote(compliance.command('status').description('active modules, scheduled changes, counters (JSON)')).action(async (opts: RemoteOptions) => {
+    exitCode = await remoteCall(opts, io, 'GET', '/api/v1/compliance/status', undefined, (s) => io.out(JSON.stringify(s, null, 2)));
+  });
+  for (const action of ['enable', 'disable'] as const) {
+    remote(
+      compliance
+        .command(action)
+        .argument('<id>', 'module id, e.g. eu-gdpr')
+        .requiredOption('--reason <text>', 'why (mandatory; kept in the audit log)')
+        .option('--at <time>', 'when it takes effect (ISO 8601 with a zone); now if left out')
+        .description(`${action} a module (compliance-officer role)`),
+    ).action(async (id: string, opts: RemoteOptions & { reason: string; at?: string }) => {
+      exitCode = await remoteCall(opts, io, 'POST', `/api/v1/compliance/modules/${encodeURIComponent(id)}/${action}`, { reason: opts.reason, ...(opts.at ? { at: opts.at } : {}) }, (c) => {
+        const change = c as { module: string; action: string; at: number };
+        io.out(`${change.action} ${change.module} at ${new Date(change.at).toISOString()}`);
+      });
+    });
+  }
+  remote(
+    compliance
+      .command('report')
+      .option('--from <time>', 'ISO 8601 start (default 24 h ago)')
+      .option('--to <time>', 'ISO 8601 end (default now)')
+      .option('--format <format>', 'json | markdown | html', 'markdown')
+      .description('what was active over a period and what each module did'),
+  ).action(async (opts: RemoteOptions & { from?: string; to?: string; format: string }) => {
+    const q = new URLSearchParams({ format: opts.format, ...(opts.from ? { from: opts.from } : {}), ...(opts.to ? { to: opts.to } : {}) });
+    exitCode = await remoteCall(opts, io, 'GET', `/api/v1/compliance/report?${q.toString()}`, undefined, (r) => io.out(typeof r === 'string' ? r : JSON.stringify(r, null, 2)));
+  });
+
+  const audit = program.command('audit').description('the hash-chained audit log (read directly from the data dir)');
+  audit
+    .command('verify')
+    .option('-c, --config <file>', 'config file (gives the data dir)', process.env.ENERGYMESH_CONFIG ?? DEFAULT_CONFIG)
+    .description('check every record of the audit log; exit 1 and name the first bad record on any tampering')
+    .action((opts: { config: string }) => {
+      exitCode = withAudit(opts.config, io, (log) => {
+        const v = log.verify();
+        if (v.ok) {
+          io.out(`audit log OK: ${v.records} records, head ${v.head?.hash ?? '(empty)'} (${log.file})`);
+          return 0;
+        }
+        io.err(`audit log TAMPERED: record ${v.badRecord}: ${v.reason} (${v.records} records before it check out) — ${log.file}`);
+        return 1;
+      });
+    });
+  audit
+    .command('export')
+    .option('-c, --config <file>', 'config file (gives the data dir)', process.env.ENERGYMESH_CONFIG ?? DEFAULT_CONFIG)
+    .option('--from <time>', 'ISO 8601 start (default: the beginning)')
+    .option('--to <time>', 'ISO 8601 end (default: now)')
+    .description('records of a period with their chain hashes, as JSON for auditors')
+    .action((opts: { config: string; from?: string; to?: string }) => {
+      exitCode = withAudit(opts.config, io, (log) => {
+        const from = opts.from ? Date.parse(opts.from) : 0;
+        const to = opts.to ? Date.parse(opts.to) : Date.now();
+        if (!Number.isFinite(from) || !Number.isFinite(to)) throw new Error('--from/--to must be ISO 8601 times');
+        io.out(JSON.stringify(log.export(from, to), null, 2));
+        return 0;
+      });
+    });
+
   const plugin = program.command('plugin').description('plugin development');
   plugin
     .command('new')
@@ -120,6 +198,50 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
     return 1;
   }
   return exitCode;
+}
+
+interface RemoteOptions {
+  config: string;
+  url?: string;
+  token?: string;
+}
+
+/** Calls the API of a running instance; prints its error message and returns 1 on failure. */
+async function remoteCall(opts: RemoteOptions, io: Io, method: string, path: string, body: unknown, print: (json: unknown) => void): Promise<number> {
+  try {
+    let base = opts.url;
+    if (!base) {
+      const api = loadConfig(readConfigFile(opts.config)).core.api;
+      base = `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
+    }
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    const json: unknown = (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
+    if (!res.ok) {
+      const err = (json as { error?: { message?: string } } | undefined)?.error;
+      io.err(`energymesh: ${res.status}: ${err?.message ?? text}`);
+      return 1;
+    }
+    print(json);
+    return 0;
+  } catch (e) {
+    io.err(`energymesh: ${errorMessage(e)}${(e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? ' (is EnergyMesh running? --url)' : ''}`);
+    return 1;
+  }
+}
+
+function withAudit(configFile: string, io: Io, fn: (log: AuditLog) => number): number {
+  try {
+    const config = loadConfig(readConfigFile(configFile));
+    return fn(new AuditLog({ dir: join(config.core.dataDir, 'audit') }));
+  } catch (e) {
+    io.err(`energymesh: ${errorMessage(e)}`);
+    return 1;
+  }
 }
 
 function withTokens(configFile: string, io: Io, fn: (store: TokenStore) => void): number {

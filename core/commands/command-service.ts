@@ -78,6 +78,21 @@ export class CommandService {
     return this.finish(command, { ...result, commandId: command.id, issuedAt: command.issuedAt });
   }
 
+  /** Records a command refused or held before it reached a driver (a compliance gate). */
+  async refuse(request: CommandRequest, issuedBy: string, status: 'rejected' | 'pending', details: Pick<CommandResult, 'error' | 'approval'>, commandId: string = randomUUID()): Promise<CommandResult> {
+    const command: Command = { ...request, id: commandId, action: request.action ?? 'write', timeoutMs: request.timeoutMs ?? 10_000, issuedAt: Date.now(), issuedBy };
+    const result: CommandResult = {
+      commandId: command.id,
+      deviceId: command.deviceId,
+      pointId: command.pointId,
+      status,
+      issuedAt: command.issuedAt,
+      ...(status === 'rejected' ? { completedAt: command.issuedAt } : {}),
+      ...details,
+    };
+    return this.finish(command, result);
+  }
+
   get(commandId: string): CommandResult | undefined {
     return this.results.get(commandId);
   }

@@ -10,7 +10,7 @@ const keys = {
   'point.schema.json': { deviceId: 1, pointId: 1, kind: 1, unit: 1, scale: 1, offset: 1, writable: 1, description: 1, protocol: 1, address: 1 } satisfies Record<keyof Point, 1>,
   'event.schema.json': { deviceId: 1, pointId: 1, type: 1, severity: 1, ts: 1, receivedAt: 1, message: 1, seq: 1, data: 1 } satisfies Record<keyof DeviceEvent, 1>,
   'command.schema.json': { deviceId: 1, pointId: 1, action: 1, value: 1, timeoutMs: 1, reason: 1 } satisfies Record<keyof CommandRequest, 1>,
-  'command-result.schema.json': { commandId: 1, deviceId: 1, pointId: 1, status: 1, issuedAt: 1, completedAt: 1, error: 1 } satisfies Record<keyof CommandResult, 1>,
+  'command-result.schema.json': { commandId: 1, deviceId: 1, pointId: 1, status: 1, issuedAt: 1, completedAt: 1, error: 1, approval: 1 } satisfies Record<keyof CommandResult, 1>,
 };
 
 describe('data model schemas', () => {

@@ -119,6 +119,8 @@ export interface CommandResult {
   issuedAt: number;
   completedAt?: number;
   error?: { code: string; message: string; details?: Record<string, unknown> };
+  /** Set when a compliance module holds the command for a second person's approval (status pending). */
+  approval?: { pendingId: string; module: string; message: string; approverRoles: string[]; expiresAt: string };
 }
 
 /** A device as a driver describes it. */
