@@ -184,7 +184,10 @@ export class MmsServer {
     const invokeId = pdu.invokeId;
     try {
       const response = await this.handler.handle(pdu.request, conn);
-      conn.sendPdu({ kind: 'confirmed-response', invokeId, response });
+      const bytes = encodeMmsPdu({ kind: 'confirmed-response', invokeId, response });
+      // a response may not exceed the negotiated PDU size: answer resource / memory-unavailable instead
+      if (bytes.length > conn.maxPduSize) throw new MmsServiceError({ errorClass: 3, code: 1 });
+      if (conn.isOpen) conn.sendRaw(encodeData(bytes));
     } catch (e) {
       const error: ServiceError = e instanceof MmsServiceError ? e.serviceError : { errorClass: 12, code: 0 };
       conn.sendPdu({ kind: 'confirmed-error', invokeId, error });

@@ -60,17 +60,21 @@ export function sessionSuite(name: string, connect: Connector): void {
     let server: MmsServer;
     let handler: ToyHandler;
     const clients: MmsClient[] = [];
+    const started: { server: MmsServer; handler: ToyHandler }[] = [];
     const open = async (o: MmsClientOptions = {}, so: MmsServerOptions = {}): Promise<MmsClient> => {
       handler = new ToyHandler();
       server = new MmsServer(handler, so);
+      started.push({ server, handler });
       const c = await connect(server, { requestTimeoutMs: 2000, ...o });
       clients.push(c);
       return c;
     };
     afterEach(async () => {
       for (const c of clients.splice(0)) c.abort();
-      handler?.dispose();
-      await server?.close();
+      for (const s of started.splice(0)) {
+        s.handler.dispose();
+        await s.server.close();
+      }
     });
 
     it('associates and negotiates the smaller PDU size and outstanding calls', async () => {
@@ -106,6 +110,8 @@ export function sessionSuite(name: string, connect: Connector): void {
       assert.equal(c.negotiated.tpduSize, 128);
       const big = await c.readOne({ scope: 'vmd', item: 'big' });
       assert.ok(big.type === 'octet-string' && big.value.length === 20000 && big.value[19999] === 7);
+      const limited = await open({ maxPduSize: 10000 });
+      await assert.rejects(limited.readOne({ scope: 'vmd', item: 'big' }), (e: unknown) => isEnergyMeshError(e, 'DEVICE_EXCEPTION') && e.details['errorClass'] === 3);
       const small = await open({ maxPduSize: 200 });
       await assert.rejects(small.read(Array.from({ length: 20 }, (_, i) => ({ scope: 'vmd' as const, item: `long-variable-name-${i}` }))), (e: unknown) => isEnergyMeshError(e, 'FRAME_TOO_LONG'));
     });
