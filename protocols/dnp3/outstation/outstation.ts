@@ -404,10 +404,14 @@ export class OutstationSession {
     const eventSel: StoredEvent[] = [];
     const eventVariation = new Map<number, number>();
     const staticSel: Unit[] = [];
-    const addEvents = (filter: (e: StoredEvent) => boolean, variation?: number): void => {
+    // a count qualifier (0x07/0x08) limits how many events of the header are returned
+    const addEvents = (filter: (e: StoredEvent) => boolean, variation?: number, limit = Infinity): void => {
+      let n = 0;
       for (const e of this.db.pendingEvents(filter)) {
+        if (n >= limit) break;
         if (eventSel.includes(e)) continue;
         eventSel.push(e);
+        n++;
         if (variation) eventVariation.set(e.id, variation);
       }
     };
@@ -415,7 +419,7 @@ export class OutstationSession {
       const h = b.header;
       if (h.group === 60) {
         if (h.variation === 1) for (const t of STATIC_ORDER) staticSel.push(...staticUnits(t, this.db.list(t)));
-        else if (h.variation >= 2 && h.variation <= 4) addEvents((e) => e.pointClass === h.variation - 1);
+        else if (h.variation >= 2 && h.variation <= 4) addEvents((e) => e.pointClass === h.variation - 1, undefined, h.range.type === 'count' ? h.range.count : Infinity);
         else iin2 |= Iin2.OBJECT_UNKNOWN;
         continue;
       }
@@ -430,7 +434,7 @@ export class OutstationSession {
         continue;
       }
       if (pt.event) {
-        addEvents((e) => e.type === pt.type, h.variation || undefined);
+        addEvents((e) => e.type === pt.type, h.variation || undefined, h.range.type === 'count' ? h.range.count : Infinity);
         continue;
       }
       const { points, missing } = this.selectPoints(pt.type, h, b.indices);

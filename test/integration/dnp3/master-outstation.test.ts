@@ -76,6 +76,13 @@ for (const kind of ['memory', 'tcp'] as ChannelKind[]) {
       await waitFor(() => hh.outstation.database.eventCount === 0, 2000, 'all confirmed');
       const none = await hh.master.poll([1, 2, 3]);
       assert.equal(none.blocks.length, 0);
+      // event reads limited by a count qualifier, and by event group with a forced variation
+      for (let v = 1; v <= 3; v++) hh.outstation.update('counter', 0, 2000000 + v, { time: VECTOR_T0 + v });
+      const two = await hh.master.read([{ group: 60, variation: 4, qualifier: 0x07, range: { type: 'count', count: 2 } }]);
+      assert.equal(two.blocks.reduce((n, b) => n + b.objects.length, 0), 2);
+      assert.ok(two.iin.iin1 & Iin1.CLASS_3_EVENTS, 'one class 3 event left');
+      const forced = await hh.master.read([{ group: 22, variation: 1, qualifier: 0x06, range: { type: 'all' } }]);
+      assert.deepEqual(forced.blocks.map((b) => [b.header.group, b.header.variation, b.objects.length]), [[22, 1, 1]]);
     });
 
     it('unsolicited responses: disable at start-up, enable, events delivered and confirmed', async () => {
