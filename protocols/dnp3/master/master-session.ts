@@ -323,6 +323,15 @@ export class MasterSession implements Disposable {
     });
   }
 
+  /** ASSIGN_CLASS: each entry gives a class (0-3) to the points its headers select. */
+  assignClass(assignments: { pointClass: 0 | 1 | 2 | 3; headers: ObjectHeader[] }[]): Promise<ResponseResult> {
+    const blocks: ObjectBlock[] = assignments.flatMap((a) => [
+      { header: allObjectsHeader(60, a.pointClass + 1), objects: [] },
+      ...a.headers.map((header) => ({ header, objects: [] })),
+    ]);
+    return this.enqueue('assign class', () => this.transact(FunctionCode.ASSIGN_CLASS, blocks, 'read'));
+  }
+
   /** Any request with a response (advanced use). */
   request(func: FunctionCode, blocks: ObjectBlock[]): Promise<ResponseResult> {
     return this.enqueue(functionName(func), () => this.transact(func, blocks, 'read'));

@@ -36,7 +36,7 @@ export interface PointState {
   value: number | boolean;
   flags: number;
   time: number;
-  readonly pointClass: PointClass;
+  pointClass: PointClass;
   readonly staticVariation: number;
   readonly eventVariation: number;
   readonly deadband: number;

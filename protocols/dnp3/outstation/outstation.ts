@@ -394,6 +394,8 @@ export class OutstationSession {
         }
         return single([], iin2);
       }
+      case FunctionCode.ASSIGN_CLASS:
+        return single([], this.handleAssignClass(apdu.blocks));
       default:
         return single([], Iin2.NO_FUNC_CODE_SUPPORT);
     }
@@ -462,6 +464,29 @@ export class OutstationSession {
     const { start, stop } = h.range;
     const points = all.filter((p) => p.index >= start && p.index <= stop);
     return { points, missing: points.length !== stop - start + 1 };
+  }
+
+  /** ASSIGN_CLASS: a g60 header names the class, the point headers after it get that class. */
+  private handleAssignClass(blocks: readonly ObjectBlock[]): number {
+    let iin2 = 0;
+    let cls: 0 | 1 | 2 | 3 | undefined;
+    for (const b of blocks) {
+      const h = b.header;
+      if (h.group === 60) {
+        cls = h.variation >= 1 && h.variation <= 4 ? ((h.variation - 1) as 0 | 1 | 2 | 3) : undefined;
+        if (cls === undefined) iin2 |= Iin2.OBJECT_UNKNOWN;
+        continue;
+      }
+      const pt = pointTypeOfGroup(h.group);
+      if (cls === undefined || !pt || pt.event) {
+        iin2 |= cls === undefined ? Iin2.PARAMETER_ERROR : Iin2.OBJECT_UNKNOWN;
+        continue;
+      }
+      const { points, missing } = this.selectPoints(pt.type, h, b.indices);
+      if (missing) iin2 |= Iin2.PARAMETER_ERROR;
+      for (const p of points) p.pointClass = cls;
+    }
+    return iin2;
   }
 
   private handleWrite(blocks: readonly ObjectBlock[]): number {

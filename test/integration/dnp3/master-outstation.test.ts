@@ -179,6 +179,9 @@ for (const kind of ['memory', 'tcp'] as ChannelKind[]) {
       await hh.master.freezeCounters({ clear: true });
       assert.equal(hh.outstation.database.get('counter', 0)?.value, 0);
       await hh.master.freezeCounters({ noAck: true });
+      const assigned = await hh.master.assignClass([{ pointClass: 1, headers: [{ group: 30, variation: 0, qualifier: 0x00, range: { type: 'startStop', start: 6, stop: 7 } }] }]);
+      assert.equal(assigned.iin.iin2, 0);
+      assert.deepEqual([6, 7].map((i) => hh.outstation.database.get('analogInput', i)?.pointClass), [1, 1]);
       assert.equal(await hh.master.restart('warm'), 0);
     });
   });
