@@ -7,7 +7,7 @@
  * depend on it are marked down too. Config errors are fatal (nothing starts on a bad config).
  */
 import 'reflect-metadata';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Container } from 'inversify';
@@ -17,6 +17,7 @@ import { topicName } from './bus/bus.ts';
 import { EmbeddedBus } from './bus/embedded-bus.ts';
 import { CommandService } from './commands/command-service.ts';
 import { validateSections } from './config/config-loader.ts';
+import { redactSecrets } from './config/config-file.ts';
 import type { LoadedConfig, ResolvedPlugin } from './config/config-loader.ts';
 import {
   BusContribution,
@@ -203,10 +204,43 @@ export class Kernel {
     this.audit = audit;
     this.compliance = manager;
     this.complianceStages.push(manager.stage());
+    const bus = this.config.core.bus;
+    if (bus.external ?? bus.kind !== 'embedded') this.complianceStages.push(manager.egressStage()); // records leave the site on this bus
     this.createCoreServices(factories);
+    this.recordConfigChange();
     manager.onDidRaiseAlert((alert) => {
       this.pipeline.ingestEvents([alertToEvent(alert)]).catch((e: unknown) => this.logger.warn({ err: errorMessage(e) }, 'compliance alert not published'));
     });
+  }
+
+  /**
+   * CIP-010-style change record: when the configuration differs from the one of the last start, the
+   * change (secrets redacted) goes to the audit log through the compliance manager.
+   */
+  private recordConfigChange(): void {
+    const file = join(this.config.core.dataDir, 'compliance', 'last-config.json');
+    const after = redactSecrets(this.config.source.data, this.config.source.secretPaths);
+    let before: unknown;
+    try {
+      before = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      before = undefined;
+    }
+    if (JSON.stringify(before) === JSON.stringify(after)) return;
+    try {
+      this.compliance.recordChange({
+        kind: 'config',
+        by: 'local',
+        reason: before === undefined ? 'first start with this data dir' : 'configuration changed between runs (detected at start)',
+        target: this.config.source.file,
+        ...(before === undefined ? {} : { before }),
+        after,
+      });
+    } catch (e) {
+      this.logger.error({ err: errorMessage(e) }, 'the configuration change could not be recorded as an active compliance module requires');
+    }
+    mkdirSync(join(this.config.core.dataDir, 'compliance'), { recursive: true });
+    writeFileSync(file, JSON.stringify(after));
   }
 
   /**

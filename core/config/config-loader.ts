@@ -30,6 +30,7 @@ export interface CoreConfig {
     fsync: 'always' | 'interval' | 'never';
     fsyncIntervalMs: number;
     retentionBytes: number;
+    external?: boolean;
   };
   api: { enabled: boolean; host: string; port: number; bodyLimitBytes: number; auth: { enabled: boolean; anonymousRole: 'none' | 'viewer'; tokensFile?: string } };
   plugins: PluginEntry[];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inlineConfig } from '../../../core/config/config-file.ts';
@@ -193,5 +193,39 @@ describe('kernel', () => {
     await k.stop();
     const k2 = make([{ path: 'plugins/custom-bus' }], { bus: { kind: 'kafka' } });
     await assert.rejects(k2.load(), /\/bus\/kind: no enabled plugin provides a bus of kind kafka \(available: embedded, counting\)/);
+  });
+
+  describe('GDPR egress on an external bus', () => {
+    const scanTelemetryLog = (): string =>
+      (readdirSync(join(dir, 'bus', 'energymesh.telemetry'), { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+        .filter((e) => e.isFile())
+        .map((e) => readFileSync(join(e.parentPath ?? e.path, e.name)).toString('latin1'))
+        .join('');
+
+    for (const external of [true, false]) {
+      it(`${external ? 'pseudonymises' : 'leaves'} personal device ids in what the bus writes when the bus is ${external ? '' : 'not '}external`, async () => {
+        process.env.EM_TEST_GDPR_KEY = 'k'.repeat(32);
+        const k = make(
+          [
+            { path: '../../examples/plugin-template', config: { devices: [{ id: 'meter-42', intervalMs: 10 }] } },
+            { id: 'compliance.eu-gdpr', config: { keys: [{ id: 'k1', secret: process.env.EM_TEST_GDPR_KEY }], activeKey: 'k1', personalDevices: ['meter-*'] } },
+          ],
+          { bus: { durable: true, fsync: 'always', external } },
+        );
+        await k.load();
+        k.compliance.enable('eu-gdpr', { by: 'test', reason: 'EU site' });
+        await k.start();
+        await until('records on the bus', () => k.pipeline.counters.accepted >= 20);
+        await k.stop();
+        const log = scanTelemetryLog();
+        assert.ok(log.length > 0);
+        if (external) {
+          assert.ok(!log.includes('meter-42'), 'no personal id in the telemetry log');
+          assert.match(log, /p-k1-[0-9a-f]{32}/, 'pseudonyms instead');
+        } else {
+          assert.ok(log.includes('meter-42'), 'on a site-local bus the id stays (the scan works)');
+        }
+      });
+    }
   });
 });
