@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inlineConfig } from '../../../core/config/config-file.ts';
@@ -197,7 +198,7 @@ describe('kernel', () => {
 
   describe('GDPR egress on an external bus', () => {
     const scanTelemetryLog = (): string =>
-      (readdirSync(join(dir, 'bus', 'energymesh.telemetry'), { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+      (readdirSync(join(dir, 'bus', 'energymesh.telemetry'), { recursive: true, withFileTypes: true }) as Dirent[])
         .filter((e) => e.isFile())
         .map((e) => readFileSync(join(e.parentPath ?? e.path, e.name)).toString('latin1'))
         .join('');
