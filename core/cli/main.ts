@@ -136,10 +136,11 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
       .command('report')
       .option('--from <time>', 'ISO 8601 start (default 24 h ago)')
       .option('--to <time>', 'ISO 8601 end (default now)')
-      .option('--format <format>', 'json | markdown | html', 'markdown')
+      .option('--format <format>', 'json | markdown (md) | html', 'markdown')
       .description('what was active over a period and what each module did'),
   ).action(async (opts: RemoteOptions & { from?: string; to?: string; format: string }) => {
-    const q = new URLSearchParams({ format: opts.format, ...(opts.from ? { from: opts.from } : {}), ...(opts.to ? { to: opts.to } : {}) });
+    const format = opts.format === 'md' ? 'markdown' : opts.format;
+    const q = new URLSearchParams({ format, ...(opts.from ? { from: opts.from } : {}), ...(opts.to ? { to: opts.to } : {}) });
     exitCode = await remoteCall(opts, io, 'GET', `/api/v1/compliance/report?${q.toString()}`, undefined, (r) => io.out(typeof r === 'string' ? r : JSON.stringify(r, null, 2)));
   });
 
