@@ -18,3 +18,4 @@ export { utcTimeToMs, utcTimeFromMs, binaryTimeToMs, binaryTimeFromMs, DataAcces
 export type { MmsPdu, ObjectName, ConfirmedRequest, ConfirmedResponse, InformationReport } from './codec/mms-pdu.ts';
 export { Iec61850Driver, mapQuality, type Iec61850DeviceConfig } from './driver/iec61850-driver.ts';
 export { connectTcp, memoryChannelPair, type ByteChannel } from './transport/byte-channel.ts';
+export { readPcap, gooseFrames, replayGoosePcap, type PcapRecord } from './transport/pcap-file.ts';

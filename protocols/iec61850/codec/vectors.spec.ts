@@ -18,6 +18,7 @@ import { decodeQuality, decodeTimeQuality, isReport, parseReport } from './repor
 import { decodeConversation } from '../testing/conversation.ts';
 import type { DecodedMessage } from '../testing/conversation.ts';
 import { gooseFrames, readPcap, readVectorText, tpktsFromPcap } from '../testing/pcap.ts';
+import { replayGoosePcap } from '../transport/pcap-file.ts';
 
 export const VECTORS = new URL('../../../../shared/vectors/iec61850/', import.meta.url).pathname;
 
@@ -450,5 +451,9 @@ describe('iec61850 vectors (libiec61850 captures)', function () {
     sub.checkStale((recs.at(-1)?.tsMs ?? 0) + 20_000);
     assert.equal(events.filter((e) => e.type === 'stale').length, 2);
     assert.deepEqual(bitStringToBools({ bits: 2, bytes: Uint8Array.of(0x40) }), [false, true]);
+    // the pcap frame source feeds the same subscriber
+    const replay = replayGoosePcap(`${VECTORS}14_goose_server.pcap`);
+    assert.equal(replay.filter((e) => e.type === 'message').length, 23);
+    assert.equal(replay.filter((e) => e.type === 'message' && e.changed).length, events.filter((e) => e.type === 'message' && e.changed).length);
   });
 });

@@ -4,35 +4,10 @@
  * Golden captures live in ../shared/vectors/iec61850 (libiec61850 v1.6.0, see its README).
  */
 import { readFileSync } from 'node:fs';
-import { EnergyMeshError } from '../../../core/errors.ts';
 import { tpktLength } from '../codec/cotp.ts';
+import type { PcapRecord } from '../transport/pcap-file.ts';
 
-export interface PcapRecord {
-  tsMs: number;
-  data: Uint8Array;
-}
-
-export function readPcap(path: string): PcapRecord[] {
-  const buf = readFileSync(path);
-  if (buf.length < 24) throw new EnergyMeshError('FRAME_TRUNCATED', 'pcap: no global header');
-  const magic = buf.readUInt32LE(0);
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!le && buf.readUInt32BE(0) !== 0xa1b2c3d4 && buf.readUInt32BE(0) !== 0xa1b23c4d) throw new EnergyMeshError('FRAME_MALFORMED', 'pcap: bad magic');
-  const nano = (le ? magic : buf.readUInt32BE(0)) === 0xa1b23c4d;
-  const u32 = (o: number): number => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const out: PcapRecord[] = [];
-  let p = 24;
-  while (p + 16 <= buf.length) {
-    const sec = u32(p);
-    const frac = u32(p + 4);
-    const incl = u32(p + 8);
-    p += 16;
-    if (p + incl > buf.length) throw new EnergyMeshError('FRAME_TRUNCATED', 'pcap: truncated record');
-    out.push({ tsMs: sec * 1000 + (nano ? frac / 1e6 : frac / 1e3), data: new Uint8Array(buf.subarray(p, p + incl)) });
-    p += incl;
-  }
-  return out;
-}
+export { readPcap, gooseFrames, type PcapRecord } from '../transport/pcap-file.ts';
 
 export interface TcpSegment {
   srcPort: number;
@@ -96,15 +71,6 @@ export function tpktsFromPcap(records: readonly PcapRecord[], serverPort = 102):
     pending[dir] = rest.slice();
   }
   return out;
-}
-
-/** Ethernet frames of ethertype 0x88B8 (GOOSE), VLAN-tagged or not. */
-export function gooseFrames(records: readonly PcapRecord[]): PcapRecord[] {
-  return records.filter((r) => {
-    let type = ((r.data[12] as number) << 8) | (r.data[13] as number);
-    if (type === 0x8100) type = ((r.data[16] as number) << 8) | (r.data[17] as number);
-    return type === 0x88b8;
-  });
 }
 
 /** Parses a `.pcap.txt` vector file into its messages (C>, S>, E> lines). */
