@@ -4,13 +4,16 @@
  * expert warning/error may appear. Skipped (with a message) when tshark is not installed.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePcap } from '../../../protocols/dnp3/testing/pcap.ts';
 import { CHANGE_SET_1, VECTOR_T0, largeDatabase, vectorDatabase } from '../../../protocols/dnp3/testing/vector-database.ts';
 import { ControlCode } from '../../../protocols/dnp3/codec/requests.ts';
+import { connectTcp, listenTcp } from '../../../protocols/dnp3/session/channel.ts';
+import { MasterSession } from '../../../protocols/dnp3/master/master-session.ts';
+import { Outstation } from '../../../protocols/dnp3/outstation/outstation.ts';
 import type { Harness } from './harness.ts';
 import { startHarness, waitFor } from './harness.ts';
 
@@ -96,6 +99,41 @@ function problems(out: string): string[] {
     } finally {
       await h.close();
     }
+  });
+
+  it('live capture on lo with dumpcap (skipped when capturing is not permitted)', async function () {
+    const outstation = new Outstation(vectorDatabase());
+    const listener = await listenTcp('127.0.0.1', 0, (c) => outstation.attach(c));
+    const file = join(dir, 'live.pcapng');
+    const cap = spawn('dumpcap', ['-i', 'lo', '-f', `tcp port ${listener.port}`, '-w', file, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    cap.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => cap.once('exit', (c) => r(c)));
+    const ready = await Promise.race([
+      new Promise<boolean>((r) => cap.stderr.on('data', () => err.includes('Capturing on') && r(true))),
+      exited.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+    ]);
+    const master = new MasterSession((signal) => connectTcp('127.0.0.1', listener.port, 1000, signal), { keepAliveMs: 0, responseTimeoutMs: 2000 });
+    try {
+      if (!ready) {
+        console.log(`dumpcap cannot capture on lo here (${err.trim().split('\n')[0] ?? 'no output'}): skipping the live capture`);
+        this.skip();
+      }
+      master.start();
+      await waitFor(() => !outstation.restart && !master.busy && master.state === 'online', 5000, 'startup');
+      await master.directOperate([{ index: 1, analog: { variation: 1, value: 7 } }]);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await master.stop();
+      cap.kill('SIGINT');
+      await exited;
+      outstation.dispose();
+      await listener.close();
+    }
+    const out = execFileSync('tshark', ['-r', file, '-V', '-o', 'tcp.check_checksum:FALSE', '-d', `tcp.port==${listener.port},dnp3`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 * 1024 });
+    assert.deepEqual(problems(out), []);
+    assert.ok(out.includes('Direct Operate'), 'the capture holds our traffic');
   });
 
   it('1,156-point fragmented integrity response: no Malformed, no bad CRC', async () => {
