@@ -194,7 +194,9 @@ function decodeBlock(r: ByteReader, header: ObjectHeader, withData: boolean, cto
 
 /** Encodes an APDU (header, IIN for responses, blocks). */
 export function encodeApdu(apdu: Apdu): Uint8Array {
-  const w = new ByteWriter(64 + apdu.blocks.length * 32);
+  let estimate = 8;
+  for (const b of apdu.blocks) estimate += 12 + b.objects.length * 14;
+  const w = new ByteWriter(estimate);
   w.u8(encodeAppControl(apdu.control)).u8(apdu.func);
   if (isResponseFunction(apdu.func)) {
     const iin = apdu.iin ?? { iin1: 0, iin2: 0 };

@@ -29,11 +29,11 @@ export class ByteWriter {
   }
 
   private check(v: number, min: number, max: number, what: string): void {
-    if (!Number.isInteger(v) || v < min || v > max) {
-      throw new EnergyMeshError('VALUE_OUT_OF_RANGE', `DNP3: ${what} value ${v} outside [${min}, ${max}]`, {
-        details: { value: v, min, max },
-      });
-    }
+    // fast path first: in range and integral (NaN fails the comparisons)
+    if (v >= min && v <= max && Math.floor(v) === v) return;
+    throw new EnergyMeshError('VALUE_OUT_OF_RANGE', `DNP3: ${what} value ${v} outside [${min}, ${max}]`, {
+      details: { value: v, min, max },
+    });
   }
 
   u8(v: number): this {

@@ -135,13 +135,17 @@ function readNum(r: ByteReader, f: NumField): number {
 }
 
 /** Writes a number into an integer field, clamping to the field's range (as outstations report over-range). */
+function clamp(v: number, min: number, max: number): number {
+  const r = Math.round(v);
+  return r < min ? min : r > max ? max : r;
+}
+
 function writeNum(w: ByteWriter, f: NumField, v: number): void {
-  const clamp = (min: number, max: number): number => Math.min(max, Math.max(min, Math.round(v)));
   switch (f) {
-    case 'u16': w.u16(clamp(0, 0xffff)); break;
-    case 'i16': w.i16(clamp(-0x8000, 0x7fff)); break;
-    case 'u32': w.u32(clamp(0, 0xffff_ffff)); break;
-    case 'i32': w.i32(clamp(-0x8000_0000, 0x7fff_ffff)); break;
+    case 'u16': w.u16(clamp(v, 0, 0xffff)); break;
+    case 'i16': w.i16(clamp(v, -0x8000, 0x7fff)); break;
+    case 'u32': w.u32(clamp(v, 0, 0xffff_ffff)); break;
+    case 'i32': w.i32(clamp(v, -0x8000_0000, 0x7fff_ffff)); break;
     case 'f32': w.f32(v); break;
     case 'f64': w.f64(v); break;
   }
