@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { inlineConfig } from '../../../core/config/config-file.ts';
+import { inlineConfig, type JsonObject } from '../../../core/config/config-file.ts';
 import { loadConfig } from '../../../core/config/config-loader.ts';
 import { Kernel } from '../../../core/kernel.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir, testAccount } from './helpers.ts';
+import { ChainNode } from '../../../chain/node/chain-node.ts';
+import { isEnergyMeshError } from '../../../core/errors.ts';
 
 async function call(url: string, method: string, params: unknown[] = []): Promise<unknown> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
@@ -71,5 +73,37 @@ describe('chain.empos plugin in the kernel', function () {
       return Number(await call(url2, 'eth_blockNumber'));
     })());
     assert.ok(height >= 3, `height ${height} kept`);
+  });
+
+  it('connects to an external EVM JSON-RPC endpoint in external mode and checks its chain id', async () => {
+    const remote = new ChainNode({ dataDir: join(dir.path, 'remote'), validatorKey: testAccount(7).keyHex, blockTimeMs: 200, rpc: { port: 0 }, genesis: { chainId: 31337 } });
+    await remote.start();
+    try {
+      const boot = async (config: JsonObject): Promise<Kernel> => {
+        const source = inlineConfig({ dataDir: join(dir.path, 'ext'), api: { enabled: false }, plugins: [{ id: 'chain.empos', config }] }, dir.path);
+        const k = new Kernel(loadConfig(source), { defaultMetrics: false, stepTimeoutMs: 10_000 });
+        kernel = k;
+        await k.load();
+        await k.start();
+        return k;
+      };
+      let k = await boot({ mode: 'external', url: remote.rpcUrl, chainId: 31337 });
+      assert.equal(k.plugins[0]?.health.current().state, 'up');
+      const connector = k.chainConnectors.find((c) => c.id === 'empos.external');
+      assert.equal(connector?.chainId, 31337n);
+      assert.equal(connector?.rpcUrl(), remote.rpcUrl);
+      await k.stop();
+      kernel = undefined;
+      k = await boot({ mode: 'external', url: remote.rpcUrl, chainId: 1 });
+      assert.equal(k.plugins[0]?.health.current().state, 'down', 'another chain than configured');
+      await k.stop();
+      kernel = undefined;
+      assert.throws(
+        () => loadConfig(inlineConfig({ dataDir: join(dir.path, 'ext2'), api: { enabled: false }, plugins: [{ id: 'chain.empos', config: { mode: 'external' } }] }, dir.path)),
+        (e: unknown) => isEnergyMeshError(e, 'CONFIG_INVALID'),
+      );
+    } finally {
+      await remote.stop();
+    }
   });
 });

@@ -237,6 +237,34 @@ describe('JSON-RPC with ethers v6 (embedded node)', function () {
     assert.equal(await provider.getBlockNumber() > 0, true, 'still serving');
   });
 
+  it('answers junk over WebSocket with errors and keeps the connection', async () => {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(node.wsUrl);
+    const replies: unknown[] = [];
+    ws.on('message', (d) => replies.push(JSON.parse(String(d))));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    try {
+      ws.send('not json');
+      ws.send(Buffer.from([1, 2, 3]), { binary: true });
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'eth_subscribe', params: ['nope'] }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'eth_unsubscribe', params: ['0x1'] }));
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'eth_chainId' }));
+      const end = Date.now() + 10_000;
+      while (replies.length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      const byId = new Map(replies.map((r) => [(r as { id: unknown }).id, r as { result?: unknown; error?: { code: number } }]));
+      assert.equal(replies.filter((r) => (r as { error?: { code: number } }).error?.code === -32700).length, 1);
+      assert.equal(replies.filter((r) => (r as { error?: { code: number } }).error?.code === -32600).length, 1, 'binary frame');
+      assert.equal(byId.get(5)?.error?.code, -32602);
+      assert.equal(byId.get(6)?.result, false);
+      assert.equal(byId.get(7)?.result, `0x${CHAIN_ID.toString(16)}`);
+    } finally {
+      ws.close();
+    }
+  });
+
   it('serves verifiable finality certificates (empos_certificate)', async () => {
     const n = await provider.getBlockNumber();
     const cert = (await provider.send('empos_certificate', [`0x${n.toString(16)}`])) as { proposer: string; certificate: FinalityCertificate & { number: string } };
