@@ -130,25 +130,42 @@ const thumbprintParams = {
   properties: { thumbprint: { type: 'string', pattern: '^[0-9A-Fa-f:]{8,64}$', description: 'SHA-1 thumbprint or a unique prefix (8+ hex digits).' } },
 };
 
+/**
+ * Gives a thrown EnergyMeshError an HTTP `statusCode` too, so the API answers 400 for a bad thumbprint
+ * even when the error class reaches the server from another module instance (plugins imported by file
+ * URL under tsx get their own copy of core/errors.ts, and `instanceof` then fails).
+ */
+async function withHttpStatus<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+    if (e instanceof Error && typeof code === 'string' && (e as Error & { statusCode?: unknown }).statusCode === undefined) {
+      Object.assign(e, { statusCode: code === 'INVALID_ARGUMENT' ? 400 : 500 });
+    }
+    throw e;
+  }
+}
+
 @injectable()
 export class OpcuaRoutesContribution implements HttpRoutesContribution {
   constructor(@inject(OpcuaCertificates) private readonly certs: OpcuaCertificates) {}
 
   registerRoutes(router: HttpRouter): void {
-    router.route({ method: 'GET', path: 'certs', summary: 'Our OPC UA client certificate and the trusted / rejected server certificates', handler: () => this.certs.list() });
+    router.route({ method: 'GET', path: 'certs', summary: 'Our OPC UA client certificate and the trusted / rejected server certificates', handler: () => withHttpStatus(() => this.certs.list()) });
     router.route({
       method: 'POST',
       path: 'certs/:thumbprint/trust',
       summary: 'Trust a server certificate (usually one from the rejected list)',
       schema: { params: thumbprintParams },
-      handler: (req) => this.certs.trust(req.params.thumbprint ?? ''),
+      handler: (req) => withHttpStatus(() => this.certs.trust(req.params.thumbprint ?? '')),
     });
     router.route({
       method: 'POST',
       path: 'certs/:thumbprint/reject',
       summary: 'Reject (distrust) a server certificate',
       schema: { params: thumbprintParams },
-      handler: (req) => this.certs.reject(req.params.thumbprint ?? ''),
+      handler: (req) => withHttpStatus(() => this.certs.reject(req.params.thumbprint ?? '')),
     });
   }
 }

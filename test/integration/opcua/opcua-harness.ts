@@ -80,7 +80,7 @@ export class SimulatorProcess {
       err += d.toString();
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`simulator did not start: ${err}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`simulator did not start within 120 s: ${err}`)), 120_000);
       proc.stdout?.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /READY (\S+)/.exec(out);

@@ -11,6 +11,7 @@ import type { JsonObject } from '../../../core/config/config-file.ts';
 import { loadConfig } from '../../../core/config/config-loader.ts';
 import { isEnergyMeshError } from '../../../core/errors.ts';
 import { Kernel } from '../../../core/kernel.ts';
+import { startInstance } from '../../../core/instance.ts';
 import { PACKAGE_ROOT } from '../../../core/paths.ts';
 import { topicName } from '../../../core/bus/bus.ts';
 import type { CommandResult, TelemetryRecord } from '../../../core/model/telemetry.ts';
@@ -209,6 +210,37 @@ describe('opcua (node-opcua server in a child process)', function () {
     // the same through the client API: a client on the same PKI connects directly now
     const c = await connect({ pki: new OpcuaPki({ rootFolder: pkiDir }), securityMode: 'Sign' });
     assert.equal((await c.read(['ns=1;s=Info.RatedPower']))[0]?.value, 500);
+  });
+
+  it('manages the trust list through the API routes', async () => {
+    const pkiDir = join(dir, 'secure-pki'); // trusted by the previous test
+    const instance = await startInstance(inlineConfig({ dataDir: join(dir, 'api'), api: { port: 0 }, plugins: [{ id: 'protocol.opcua', config: { pkiDir } }] }, fixtures), { defaultMetrics: false });
+    try {
+      const base = `${instance.url as string}/api/v1/plugins/protocol.opcua/certs`;
+      const headers = { authorization: `Bearer ${instance.initialAdminToken?.token as string}` };
+      const list = async (): Promise<{ own: { thumbprint: string }; certificates: { thumbprint: string; status: string }[] }> => {
+        const res = await fetch(base, { headers });
+        assert.equal(res.status, 200);
+        return (await res.json()) as { own: { thumbprint: string }; certificates: { thumbprint: string; status: string }[] };
+      };
+      const before = await list();
+      assert.match(before.own.thumbprint, /^[0-9a-f]{40}$/);
+      assert.equal(before.certificates.length, 1);
+      const tp = before.certificates[0]?.thumbprint as string;
+      assert.equal(before.certificates[0]?.status, 'trusted');
+      const rejected = await fetch(`${base}/${tp}/reject`, { method: 'POST', headers });
+      assert.equal(rejected.status, 200);
+      assert.deepEqual((await list()).certificates.map((c) => [c.thumbprint, c.status]), [[tp, 'rejected']]);
+      const trusted = await fetch(`${base}/${tp.slice(0, 10)}/trust`, { method: 'POST', headers });
+      assert.equal(trusted.status, 200);
+      assert.deepEqual((await list()).certificates.map((c) => [c.thumbprint, c.status]), [[tp, 'trusted']]);
+      const unknown = await fetch(`${base}/0123456789abcdef/trust`, { method: 'POST', headers });
+      const body = await unknown.text();
+      assert.ok(unknown.status >= 400 && unknown.status < 500, `status ${unknown.status}: ${body}`);
+      assert.match(body, /no certificate with thumbprint 0123456789abcdef/);
+    } finally {
+      await instance.stop();
+    }
   });
 
   it('gives typed errors for bad endpoints, refused connections, servers that hang up, and wrong credentials', async () => {
