@@ -104,6 +104,34 @@ describe('opcua (node-opcua server in a child process)', function () {
     assert.equal(seen.get('ns=1;s=PV1.ActivePower')?.quality.status, 'good');
   });
 
+  it('applies deadbands: an absolute deadband filters small changes, a percent deadband uses the EURange', async () => {
+    const c = await connect();
+    const node = 'ns=1;s=Bench.V00003'; // +1 every tick
+    const set = await c.subscribe(
+      [
+        { key: 'all', nodeId: node },
+        { key: 'abs', nodeId: node, deadband: { type: 'absolute', value: 3.5 } },
+        { key: 'pct', nodeId: 'ns=1;s=PV1.ActivePowerLimit', deadband: { type: 'percent', value: 5 } },
+        { key: 'pct-not-analog', nodeId: node, deadband: { type: 'percent', value: 5 } },
+      ],
+      { publishingIntervalMs: 100, defaults: { samplingIntervalMs: 50, queueSize: 100 } },
+    );
+    const st = Object.fromEntries(set.itemStatuses().map((x) => [x.key, x]));
+    assert.deepEqual([st.all?.ok, st.abs?.ok, st.pct?.ok], [true, true, true]);
+    assert.equal(st['pct-not-analog']?.ok, false, 'a percent deadband needs an EURange');
+    const counts = new Map<string, number[]>();
+    set.onDidReceive((b) => b.forEach((ch) => counts.set(ch.key, [...(counts.get(ch.key) ?? []), Number(ch.value)])));
+    await until('enough unfiltered changes', () => (counts.get('all')?.length ?? 0) >= 25);
+    const abs = counts.get('abs') ?? [];
+    assert.ok(abs.length >= 2 && abs.length <= Math.ceil((counts.get('all')?.length ?? 0) / 3), `absolute deadband: ${abs.length} changes`);
+    for (let i = 1; i < abs.length; i++) assert.ok((abs[i] as number) - (abs[i - 1] as number) > 3.5, `each reported change exceeds the deadband: ${abs.join(',')}`);
+    assert.equal((await c.write('ns=1;s=PV1.ActivePowerLimit', 97)).good, true); // 3 % of 0..100: filtered
+    assert.equal((await c.write('ns=1;s=PV1.ActivePowerLimit', 80)).good, true); // 20 %: reported
+    await until('percent-deadband change', () => (counts.get('pct') ?? []).includes(80));
+    assert.deepEqual(counts.get('pct'), [100, 80]);
+    assert.equal((await c.write('ns=1;s=PV1.ActivePowerLimit', 100)).good, true);
+  });
+
   it('streams samples through the plugin with source time and quality, maps commands, and survives unknown node ids', async () => {
     const k = kernel([
       {
