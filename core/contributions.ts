@@ -52,6 +52,8 @@ export interface PluginContext<C = unknown> {
   readonly logger: Logger;
   /** A folder the plugin may write to (created on demand), under the instance's data dir. */
   readonly dataDir: string;
+  /** The config file's folder (absent: the working directory): resolve relative paths in the plugin's config against it. */
+  readonly configDir?: string;
   readonly health: HealthReporter;
   /**
    * Runs `fn` and, if it throws or rejects, marks the plugin degraded with the error instead of

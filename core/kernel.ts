@@ -394,6 +394,7 @@ export class Kernel {
         mkdirSync(dataDir, { recursive: true });
         return dataDir;
       },
+      configDir: this.config.source.baseDir,
       health: runtime.health,
       guard: (what, fn) => {
         try {

@@ -44,10 +44,13 @@ export class Pipeline implements TelemetryIngest {
   private chain: Promise<void> = Promise.resolve();
   private readonly telemetryTopic: string;
   private readonly eventsTopic: string;
+  /** `{ site }`, shared by every record without tags of its own (frozen: consumers must copy to change it). */
+  private readonly siteTags: Readonly<Record<string, string>> | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     this.telemetryTopic = topicName(options.bus.prefix, 'telemetry');
     this.eventsTopic = topicName(options.bus.prefix, 'events');
+    this.siteTags = options.siteId ? Object.freeze({ site: options.siteId }) : undefined;
   }
 
   ingest(samples: readonly Sample[]): Promise<void> {
@@ -129,8 +132,8 @@ export class Pipeline implements TelemetryIngest {
       seq: this.options.sequences.take(s.deviceId),
     };
     if (s.unit !== undefined) record.unit = s.unit;
-    if (s.tags !== undefined) record.tags = s.tags;
-    else if (this.options.siteId) record.tags = { site: this.options.siteId };
+    if (s.tags !== undefined) record.tags = this.siteTags ? { ...this.siteTags, ...s.tags } : s.tags;
+    else if (this.siteTags) record.tags = this.siteTags;
     return record;
   }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,8 +48,11 @@ describe('the demo (npm start)', function () {
     dir = mkdtempSync(join(tmpdir(), 'em-demo-'));
     let yaml = readFileSync(join(PACKAGE_ROOT, 'examples', 'demo', 'energymesh.yaml'), 'utf8');
     yaml = yaml.replace('dataDir: ./data', `dataDir: ${join(dir, 'data')}`).replace('port: 8080', 'port: 0');
-    for (const p of ['15021', '15022', '15023']) yaml = yaml.replaceAll(`port: ${p}`, `port: ${await freePort()}`);
+    for (const p of ['15021', '15022', '15023', '10102', '20001']) yaml = yaml.replaceAll(`port: ${p}`, `port: ${await freePort()}`);
     writeFileSync(join(dir, 'energymesh.yaml'), yaml);
+    // files the demo config names relative to itself
+    cpSync(join(PACKAGE_ROOT, 'examples', 'demo', 'scl'), join(dir, 'scl'), { recursive: true });
+    cpSync(join(PACKAGE_ROOT, 'examples', 'demo', 'dnp3-substation-rtu.yaml'), join(dir, 'dnp3-substation-rtu.yaml'));
 
     child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'energymesh.mjs'), 'start', '--config', join(dir, 'energymesh.yaml')], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -61,20 +64,21 @@ describe('the demo (npm start)', function () {
     const token = /first admin API token[^\n]*\n\s+(em_\S+)/.exec(err)?.[1];
     assert.ok(token, 'the first start prints an admin token');
 
-    const devices = await until('three devices online', async () => {
-      const d = (await (await fetch(`${url}/api/v1/devices`)).json()) as { deviceId: string; status: string; points: number }[];
-      return d.length === 3 && d.every((x) => x.status === 'online' && x.points > 10) ? d : undefined;
+    const devices = await until('five devices online', async () => {
+      const d = (await (await fetch(`${url}/api/v1/devices`)).json()) as { deviceId: string; status: string; points: number; protocol: string }[];
+      return d.length === 5 && d.every((x) => x.status === 'online' && x.points >= 5) ? d : undefined;
     });
-    assert.deepEqual(devices.map((d) => d.deviceId).sort(), ['battery-1', 'meter-1', 'pv-1']);
+    assert.deepEqual(devices.map((d) => `${d.protocol}:${d.deviceId}`).sort(), ['dnp3:substation-rtu-1', 'iec61850:feeder-ied', 'modbus:battery-1', 'modbus:meter-1', 'modbus:pv-1']);
 
     const values = await until('good values from every device', async () => {
       const pts = (await (await fetch(`${url}/api/v1/points?limit=1000`)).json()) as TelemetryRecord[];
       const good = (dev: string) => pts.some((p) => p.deviceId === dev && p.quality.status === 'good');
-      return good('pv-1') && good('battery-1') && good('meter-1') ? pts : undefined;
+      return ['pv-1', 'battery-1', 'meter-1', 'feeder-ied', 'substation-rtu-1'].every(good) ? pts : undefined;
     });
     const serial = values.find((p) => p.deviceId === 'pv-1' && p.pointId === 'common.SN');
     assert.equal(serial?.value, 'SIM-PV-1', 'SunSpec strings decoded');
-    assert.equal(values.find((p) => p.deviceId === 'pv-1' && p.pointId === 'common.SN')?.protocol, 'modbus');
+    assert.equal(values.find((p) => p.deviceId === 'pv-1' && p.pointId === 'common.SN')?.tags?.site, 'demo');
+    assert.equal(values.find((p) => p.deviceId === 'substation-rtu-1' && p.pointId === 'bus-voltage')?.unit, 'kV');
 
     const denied = await fetch(`${url}/api/v1/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(denied.status, 403, 'anonymous users may read but not command');
