@@ -271,6 +271,31 @@ describe('opcua (node-opcua server in a child process)', function () {
     }
   });
 
+  it('runs the simulator as a plugin (simulator.opcua) for the demo, with the driver reading it and a setpoint steering it', async () => {
+    const port = await freePort();
+    const k = kernel([
+      { id: 'simulator.opcua', config: { servers: [{ port, rateMs: 100, feeders: 2 }] } },
+      {
+        id: 'protocol.opcua',
+        config: {
+          subscription: { publishingIntervalMs: 100 },
+          devices: [{ id: 'sub-1', endpointUrl: `opc.tcp://127.0.0.1:${port}`, discovery: { root: 'ns=1;s=EnergyMesh', exclude: '^(Info|Diagnostics)/' } }],
+        },
+      },
+    ]);
+    await k.load();
+    await k.start();
+    assert.equal(k.plugins.find((p) => p.id === 'simulator.opcua')?.health.current().state, 'up');
+    await until('substation values', () => k.latest.get('sub-1', 'Substation/Feeder2/ActivePower') !== undefined && k.latest.get('sub-1', 'Substation/Bus1/Voltage') !== undefined);
+    assert.equal(k.latest.get('sub-1', 'Info/Nameplate'), undefined, 'excluded by the discovery filter');
+    const open = await k.commands.execute({ deviceId: 'sub-1', pointId: 'Substation/Feeder2/BreakerClosed', action: 'write', value: false });
+    assert.equal(open.status, 'succeeded', JSON.stringify(open.error));
+    await until('feeder 2 de-energised and an alarm raised', () => k.latest.get('sub-1', 'Substation/Feeder2/ActivePower')?.value === 0 && k.latest.get('sub-1', 'Alarms/Active')?.value === true);
+    const reset = await k.commands.execute({ deviceId: 'sub-1', pointId: 'Alarms/ResetAlarms', action: 'operate', value: 0 });
+    assert.equal(reset.status, 'succeeded', JSON.stringify(reset.error));
+    await until('alarm cleared', () => k.latest.get('sub-1', 'Alarms/Active')?.value === false);
+  });
+
   it('gives typed errors for bad endpoints, refused connections, servers that hang up, and wrong credentials', async () => {
     await assert.rejects(OpcuaClient.connect({ endpointUrl: 'http://127.0.0.1:4840' }), (e) => isEnergyMeshError(e, 'CONFIG_INVALID') && /opc\.tcp:\/\/host:port/.test(e.message));
     await assert.rejects(OpcuaClient.connect({ endpointUrl: 'opc.tcp://127.0.0.1' }), (e) => isEnergyMeshError(e, 'CONFIG_INVALID'));
