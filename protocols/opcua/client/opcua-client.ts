@@ -68,7 +68,10 @@ export interface OpcuaClientOptions {
   securityPolicy?: SecurityPolicyName;
   /** Anonymous when absent. */
   user?: { username: string; password: string };
-  /** Our certificate and trust list; required for Sign / SignAndEncrypt. */
+  /**
+   * Our certificate and trust list; required for Sign / SignAndEncrypt. Give it for None too: without it
+   * node-opcua creates a default certificate under the user's ~/.config.
+   */
   pki?: OpcuaPki;
   applicationName?: string;
   requestTimeoutMs?: number;
