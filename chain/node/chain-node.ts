@@ -25,6 +25,8 @@ import {
 import { EthApi, type RpcBackend } from '../rpc/eth-api.ts';
 import { RpcServer } from '../rpc/rpc-server.ts';
 import { loadOrCreateKeystore } from './keystore.ts';
+import { ValidatorSet } from '../consensus/validator-set.ts';
+import { buildSchedule, epochBlocks, epochOf, firstHeightOf, proposerFor, type EpochSchedule } from '../consensus/schedule.ts';
 import { EnergyMeshError } from '../../core/errors.ts';
 
 export const CLIENT_VERSION = 'EnergyMesh-EMPoS/0.1.0';
@@ -66,6 +68,8 @@ export class ChainNode {
   private readonly committed = new Emitter<SealedBlock>();
   private readonly failed = new Emitter<unknown>();
   private finalized = 0n;
+  private validatorSet: ValidatorSet | undefined;
+  private readonly schedules = new Map<bigint, EpochSchedule>();
 
   /** Fires after each block is committed and finalized. */
   readonly onDidCommitBlock: Event<SealedBlock> = this.committed.event;
@@ -100,11 +104,34 @@ export class ChainNode {
     return this.options.blockTimeMs ?? this.chain.genesis.consensus.blockTimeMs;
   }
 
-  /** The validator set (embedded mode: the genesis validators, or this node alone). */
+  /** The active validators with their stake (embedded mode: the genesis validator, or this node alone). */
   validators(): ValidatorStake[] {
-    const g = this.chain.genesis;
-    if (g.validators.length > 0) return g.validators.map((v) => ({ ...v }));
-    return [{ address: this.validatorAddress, stake: g.consensus.minStake }];
+    return this.set().active().map((v) => ({ address: v.address, stake: v.stake }));
+  }
+
+  private set(): ValidatorSet {
+    if (this.validatorSet === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'chain node is not started');
+    return this.validatorSet;
+  }
+
+  /**
+   * The schedule of the epoch of `height`: its seed comes from the last block of the previous epoch (the
+   * genesis hash for epoch 0), which must be final. Undefined when that block is not final yet.
+   */
+  async schedule(height: bigint): Promise<EpochSchedule | undefined> {
+    const chain = this.chain;
+    const perEpoch = epochBlocks(chain.genesis.consensus.epochSeconds, this.blockTimeMs);
+    const epoch = epochOf(height, perEpoch);
+    const cached = this.schedules.get(epoch);
+    if (cached !== undefined) return cached;
+    const anchor = epoch === 0n ? 0n : firstHeightOf(epoch, perEpoch) - 1n;
+    if (anchor > this.finalized) return undefined;
+    const block = await chain.getBlockByNumber(anchor);
+    if (block === undefined) return undefined;
+    const s = buildSchedule(epoch, perEpoch, bytesToHex(block.hash()), this.set().eligible(), chain.genesis.consensus.maxValidators);
+    this.schedules.set(epoch, s);
+    if (this.schedules.size > 4) this.schedules.delete(this.schedules.keys().next().value!);
+    return s;
   }
 
   async start(): Promise<void> {
@@ -121,6 +148,8 @@ export class ChainNode {
     if (active.length > 1) {
       throw new EnergyMeshError('CONFIG_INVALID', 'embedded mode runs one validator; a multi-validator genesis needs `node` mode');
     }
+    const params = genesis.consensus;
+    this.validatorSet = ValidatorSet.fromGenesis(params, genesis.validators.length > 0 ? genesis.validators : [{ address: this.key.address, stake: params.minStake }]);
     this.chainRef = await Chain.open({ dataDir: join(this.options.dataDir, 'chaindata'), genesis, nativeCrypto: this.options.nativeCrypto ?? true });
     this.finalized = this.chainRef.head.header.number;
     try {
@@ -145,7 +174,7 @@ export class ChainNode {
       throw e;
     }
     this.running = true;
-    this.schedule();
+    this.scheduleNext();
   }
 
   async stop(): Promise<void> {
@@ -162,13 +191,13 @@ export class ChainNode {
     this.failed.dispose();
   }
 
-  private schedule(): void {
+  private scheduleNext(): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.producing = this.produceOne().then(() => undefined).finally(() => {
         this.producing = undefined;
-        this.schedule();
+        this.scheduleNext();
       });
     }, this.blockTimeMs);
   }
@@ -181,6 +210,10 @@ export class ChainNode {
     try {
       const chainId = chain.chainId;
       const number = chain.head.header.number + 1n;
+      const schedule = await this.schedule(number);
+      if (schedule === undefined || proposerFor(schedule, number, 0) !== key.address) {
+        throw new EnergyMeshError('INTERNAL', `not the proposer of block ${number}`);
+      }
       let seal: BlockSeal | undefined;
       const result = await chain.produceBlock({
         timestamp: BigInt(Math.floor(Date.now() / 1000)),
@@ -214,7 +247,14 @@ export class ChainNode {
   private emposApi(): Record<string, (params: unknown[]) => Promise<unknown> | unknown> {
     const q = (n: bigint): string => `0x${n.toString(16)}`;
     return {
-      empos_validators: () => this.validators().map((v) => ({ address: v.address, stake: q(v.stake), active: true })),
+      empos_validators: () =>
+        this.set().all().map((v) => ({ address: v.address, stake: q(v.stake), status: v.status, performancePermille: v.performancePermille })),
+      empos_schedule: async (params) => {
+        const h = typeof params[0] === 'string' && /^0x[0-9a-fA-F]+$/.test(params[0]) ? BigInt(params[0]) : this.chain.head.header.number + 1n;
+        const s = await this.schedule(h);
+        if (s === undefined) return null;
+        return { epoch: q(s.epoch), firstHeight: q(s.firstHeight), seed: bytesToHex(s.seed), active: s.active, proposerOrder: s.order, proposer: proposerFor(s, h, 0) };
+      },
       empos_finality: () => ({ head: q(this.chain.head.header.number), finalized: q(this.finalized), mode: 'embedded' }),
       empos_certificate: async (params) => {
         const n = params[0];

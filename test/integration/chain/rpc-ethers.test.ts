@@ -275,6 +275,12 @@ describe('JSON-RPC with ethers v6 (embedded node)', function () {
     const validators = (await provider.send('empos_validators', [])) as { address: string; stake: string }[];
     const check = verifyCertificate(BigInt(CHAIN_ID), { ...cert.certificate, number: BigInt(cert.certificate.number) }, validators.map((v) => ({ address: v.address, stake: BigInt(v.stake) })));
     assert.equal(check.valid, true, check.reason);
+    const schedule = (await provider.send('empos_schedule', [])) as { epoch: string; firstHeight: string; active: string[]; proposerOrder: string[]; proposer: string };
+    assert.equal(schedule.epoch, '0x0', '6.4 h epochs: still the first');
+    assert.equal(schedule.firstHeight, '0x1');
+    assert.deepEqual(schedule.active, [validator.address.toLowerCase()]);
+    assert.equal(schedule.proposer, validator.address.toLowerCase());
+    assert.equal((validators[0] as unknown as { status: string }).status, 'active');
     const finality = (await provider.send('empos_finality', [])) as { finalized: string };
     assert.ok(Number(finality.finalized) >= n);
     const finalized = await provider.getBlock('finalized');
