@@ -56,8 +56,16 @@ export interface EnergyMeshErrorOptions {
   readonly cause?: unknown;
 }
 
+/**
+ * Brand set on every EnergyMeshError. `isEnergyMeshError` checks it rather than `instanceof`, so an
+ * error thrown by a plugin that loaded another copy of this module (an npm-installed plugin, or a
+ * test runner that loads CommonJS and ESM copies) is still recognised.
+ */
+const BRAND = Symbol.for('energymesh.EnergyMeshError');
+
 /** The error every EnergyMesh layer throws: a short message, a `code`, and details for machines. */
 export class EnergyMeshError extends Error {
+  readonly [BRAND] = true;
   readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly details: Readonly<Record<string, unknown>>;
@@ -77,7 +85,7 @@ export class EnergyMeshError extends Error {
 
 /** Narrows `e` to an EnergyMeshError, optionally of one `code`. */
 export function isEnergyMeshError(e: unknown, code?: ErrorCode): e is EnergyMeshError {
-  return e instanceof EnergyMeshError && (code === undefined || e.code === code);
+  return typeof e === 'object' && e !== null && (e as { [BRAND]?: unknown })[BRAND] === true && (code === undefined || (e as EnergyMeshError).code === code);
 }
 
 /** A readable one-line message for anything thrown. */

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { EnergyMeshError } from '../errors.ts';
+import { EnergyMeshError, isEnergyMeshError } from '../errors.ts';
 import { BUILTIN_PLUGIN_DIRS } from '../paths.ts';
 import { createSharedAjv, sharedSchema } from '../config/schema-registry.ts';
 import { compileSchema, toIssues } from '../config/schema-validator.ts';
@@ -101,7 +101,7 @@ export function builtinPlugins(): Map<string, PluginLocation> {
       try {
         loc = readPluginManifest(dir, true);
       } catch (e) {
-        if (!(e instanceof EnergyMeshError)) throw e;
+        if (!isEnergyMeshError(e)) throw e;
         brokenBuiltins.set(manifestId(dir) ?? dir, e);
         continue;
       }
