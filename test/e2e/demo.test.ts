@@ -48,7 +48,10 @@ describe('the demo (npm start)', function () {
     dir = mkdtempSync(join(tmpdir(), 'em-demo-'));
     let yaml = readFileSync(join(PACKAGE_ROOT, 'examples', 'demo', 'energymesh.yaml'), 'utf8');
     yaml = yaml.replace('dataDir: ./data', `dataDir: ${join(dir, 'data')}`).replace('port: 8080', 'port: 0');
-    for (const p of ['15021', '15022', '15023', '10102', '20001']) yaml = yaml.replaceAll(`port: ${p}`, `port: ${await freePort()}`);
+    for (const p of ['15021', '15022', '15023', '10102', '20001', '4840']) {
+      const free = await freePort();
+      yaml = yaml.replaceAll(`port: ${p}`, `port: ${free}`).replaceAll(`127.0.0.1:${p}`, `127.0.0.1:${free}`);
+    }
     writeFileSync(join(dir, 'energymesh.yaml'), yaml);
     // files the demo config names relative to itself
     cpSync(join(PACKAGE_ROOT, 'examples', 'demo', 'scl'), join(dir, 'scl'), { recursive: true });
@@ -64,16 +67,16 @@ describe('the demo (npm start)', function () {
     const token = /first admin API token[^\n]*\n\s+(em_\S+)/.exec(err)?.[1];
     assert.ok(token, 'the first start prints an admin token');
 
-    const devices = await until('five devices online', async () => {
+    const devices = await until('six devices online', async () => {
       const d = (await (await fetch(`${url}/api/v1/devices`)).json()) as { deviceId: string; status: string; points: number; protocol: string }[];
-      return d.length === 5 && d.every((x) => x.status === 'online' && x.points >= 5) ? d : undefined;
+      return d.length === 6 && d.every((x) => x.status === 'online' && x.points >= 5) ? d : undefined;
     });
-    assert.deepEqual(devices.map((d) => `${d.protocol}:${d.deviceId}`).sort(), ['dnp3:substation-rtu-1', 'iec61850:feeder-ied', 'modbus:battery-1', 'modbus:meter-1', 'modbus:pv-1']);
+    assert.deepEqual(devices.map((d) => `${d.protocol}:${d.deviceId}`).sort(), ['dnp3:substation-rtu-1', 'iec61850:feeder-ied', 'modbus:battery-1', 'modbus:meter-1', 'modbus:pv-1', 'opcua:der-server-1']);
 
     const values = await until('good values from every device', async () => {
       const pts = (await (await fetch(`${url}/api/v1/points?limit=1000`)).json()) as TelemetryRecord[];
       const good = (dev: string) => pts.some((p) => p.deviceId === dev && p.quality.status === 'good');
-      return ['pv-1', 'battery-1', 'meter-1', 'feeder-ied', 'substation-rtu-1'].every(good) ? pts : undefined;
+      return ['pv-1', 'battery-1', 'meter-1', 'feeder-ied', 'substation-rtu-1', 'der-server-1'].every(good) ? pts : undefined;
     });
     const serial = values.find((p) => p.deviceId === 'pv-1' && p.pointId === 'common.SN');
     assert.equal(serial?.value, 'SIM-PV-1', 'SunSpec strings decoded');
