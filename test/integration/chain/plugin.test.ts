@@ -32,10 +32,11 @@ describe('chain.empos plugin in the kernel', function () {
   const dir = tempDir('em-chain-plugin-');
   let kernel: Kernel | undefined;
 
-  after(async () => {
+  afterEach(async () => {
     await kernel?.stop();
-    dir.remove();
+    kernel = undefined;
   });
+  after(() => dir.remove());
 
   function make(): Kernel {
     const source = inlineConfig({ dataDir: dir.path, api: { enabled: false }, plugins: [{ id: 'chain.empos', config: { blockTimeMs: 100, rpc: { port: 0 } } }] }, dir.path);
