@@ -79,6 +79,11 @@ export interface KafkaBusConfig {
     /** health() reports `lagging` when a subscription is more than this many records behind. */
     lagWarnRecords: number;
     maxBytesPerPartition: number;
+    /**
+     * Longest a fetch waits on the broker for new records. A broker answers as soon as records arrive, but
+     * librdkafka's mock cluster waits the whole time, so this bounds the delivery latency there.
+     */
+    maxWaitMs: number;
   };
   deadLetter: {
     enabled: boolean;
@@ -124,6 +129,7 @@ export function withDefaults(partial: Partial<KafkaBusConfig> & { brokers: strin
       rebalanceTimeoutMs: 60_000,
       lagWarnRecords: 10_000,
       maxBytesPerPartition: 1024 * 1024,
+      maxWaitMs: 100,
       ...partial.consumer,
     },
     deadLetter: { enabled: true, validateTelemetry: true, ...partial.deadLetter },

@@ -491,6 +491,7 @@ export class KafkaBus implements Bus {
         heartbeatInterval: this.config.consumer.heartbeatIntervalMs,
         rebalanceTimeout: this.config.consumer.rebalanceTimeoutMs,
         maxBytesPerPartition: this.config.consumer.maxBytesPerPartition,
+        maxWaitTimeInMs: this.config.consumer.maxWaitMs,
         allowAutoTopicCreation: true,
         retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: () => Promise.resolve(false) },
       });

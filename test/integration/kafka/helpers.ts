@@ -21,7 +21,7 @@ export function testConfig(brokers: string[], extra: Partial<KafkaBusConfig> = {
     connectionTimeoutMs: 1000,
     requestTimeoutMs: 5000,
     ...extra,
-    consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 10_000, lagWarnRecords: 10_000, maxBytesPerPartition: 1024 * 1024, ...extra.consumer },
+    consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 10_000, lagWarnRecords: 10_000, maxBytesPerPartition: 1024 * 1024, maxWaitMs: 100, ...extra.consumer },
     retry: { initialMs: 100, maxMs: 1000, ...extra.retry },
   });
 }
