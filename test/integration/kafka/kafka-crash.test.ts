@@ -15,7 +15,7 @@ import { PACKAGE_ROOT } from '../../../core/paths.ts';
 import type { KafkaBus } from '../../../plugins/bus-kafka/kafka-bus.ts';
 import { ProxiedCluster, startKafka } from '../../support/kafka-mock.ts';
 import type { KafkaCluster } from '../../support/kafka-mock.ts';
-import { makeBus, record, testConfig, uniquePrefix, until } from './helpers.ts';
+import { assertCompleteInOrder, makeBus, record, testConfig, uniquePrefix, until } from './helpers.ts';
 
 const CHILD = resolve(PACKAGE_ROOT, 'test', 'integration', 'kafka', 'bus-child.ts');
 
@@ -171,5 +171,57 @@ describe('kafka bus: process deaths (librdkafka mock cluster via kcat)', functio
     }, 90_000);
     const survivorPartitions = new Set(mine.filter((m) => m.seq > total - 160).map((m) => m.partition));
     assert.equal(survivorPartitions.size, 4, 'after the kill the survivor consumes all four partitions');
+  });
+
+  it('the broker process dies (kcat killed) mid-stream: publishing goes on into the spool, which drains in order into the replacement broker', async function () {
+    const first = await startKafka();
+    if (first.external) this.skip(); // cannot kill a real Kafka from here
+    const proxied = await ProxiedCluster.start(first);
+    let second: KafkaCluster | undefined;
+    try {
+      const prefix = uniquePrefix('die');
+      const topic = `${prefix}.telemetry`;
+      const bus = makeBus(prefix, join(dir, 'pub'), testConfig(proxied.brokers, { addressMap: proxied.addressMap }));
+      buses.push(bus);
+      await bus.start();
+      let seq = 0;
+      const publish = async (n: number): Promise<void> => {
+        const batch = [];
+        for (let i = 0; i < n; i++, seq++) batch.push({ key: `dev-${seq % 5}`, value: record(`dev-${seq % 5}`, seq, seq) });
+        await bus.publish(topic, batch);
+      };
+      for (let i = 0; i < 5; i++) await publish(40);
+      await until('the first records are in the first broker', () => bus.health().details?.spooledRecords === 0);
+      const before = seq;
+      await first.kill();
+      for (let i = 0; i < 10; i++) {
+        await publish(40);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      await until('health reports spooling', () => bus.health().details?.spooling === true);
+      second = await startKafka();
+      proxied.proxies.forEach((p, i) => p.retarget(second?.brokers[i] ?? ''));
+      const reader = makeBus(prefix, join(dir, 'reader'), testConfig(second.brokers));
+      buses.push(reader);
+      await reader.start();
+      const seen: TelemetryRecord[] = [];
+      await reader.subscribe<TelemetryRecord>(topic, { group: 'r', fromBeginning: true, dedup: true }, (b) => {
+        for (const m of b) seen.push(m.value);
+      });
+      await until('every record published while the broker was dead reaches the new broker', () => seen.filter((r) => r.seq >= before).length >= seq - before, 60_000);
+      const expected = new Map<string, number[]>();
+      for (let s2 = before; s2 < seq; s2++) {
+        const l = expected.get(`dev-${s2 % 5}`) ?? [];
+        l.push(s2);
+        expected.set(`dev-${s2 % 5}`, l);
+      }
+      assertCompleteInOrder(seen.filter((r) => r.seq >= before), expected);
+      await until('spool drained', () => bus.health().details?.spooledRecords === 0);
+    } finally {
+      for (const b of buses.splice(0)) await b.stop();
+      await proxied.close();
+      await second?.stop();
+      await first.stop();
+    }
   });
 });
