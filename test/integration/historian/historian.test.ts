@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { inlineConfig } from '../../../core/config/config-file.ts';
+import type { JsonObject } from '../../../core/config/config-file.ts';
 import { loadConfig } from '../../../core/config/config-loader.ts';
 import { Kernel } from '../../../core/kernel.ts';
 import type { Sample } from '../../../core/model/telemetry.ts';
 import { PACKAGE_ROOT } from '../../../core/paths.ts';
+import { startKafka } from '../../support/kafka-mock.ts';
 import { VictoriaMetrics } from '../../support/victoria-metrics.ts';
 import type { ExportedSeries } from '../../support/victoria-metrics.ts';
 
@@ -53,13 +55,17 @@ describe('historian.influx (VictoriaMetrics via /api/v2/write)', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startKernel(bucket: string): Promise<Kernel> {
+  async function startKernel(bucket: string, kafkaBrokers?: string[], prefix = 'energymesh'): Promise<Kernel> {
+    const historian: JsonObject = { id: 'historian.influx', config: { url: vm.url, bucket, attempts: 1, retryInitialMs: 10, timeoutMs: 2000 } };
+    const kafka: JsonObject = kafkaBrokers
+      ? { bus: { kind: 'kafka', prefix }, plugins: [{ id: 'bus.kafka', config: { brokers: kafkaBrokers, retry: { initialMs: 100, maxMs: 1000 }, consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 } } }, historian] }
+      : { plugins: [historian] };
     const source = inlineConfig(
       {
         dataDir: dir,
         site: { id: 'north' },
         api: { enabled: false },
-        plugins: [{ id: 'historian.influx', config: { url: vm.url, bucket, attempts: 1, retryInitialMs: 10, timeoutMs: 2000 } }],
+        ...kafka,
       },
       resolve(PACKAGE_ROOT, 'test'),
     );
@@ -151,5 +157,35 @@ describe('historian.influx (VictoriaMetrics via /api/v2/write)', function () {
     for (let i = 0; i < 400; i++) assert.equal(points.get(T0 + i * 1000 + 7), i, `record ${i}`);
     assert.equal(series.reduce((n, s) => n + s.values.length, 0), 400, 'no duplicates');
     await until('plugin up again', () => hist() === 'up');
+  });
+
+  it('on the Kafka bus too: TSDB down, then up → every record arrives with its value and timestamp', async () => {
+    const cluster = await startKafka();
+    try {
+      const k = await startKernel('b3', cluster.brokers, `h${Date.now().toString(36)}`);
+      const ingest = async (from: number, to: number): Promise<void> => {
+        const s: Sample[] = [];
+        for (let i = from; i < to; i++) s.push(sample('meter-k', 'e_exp', i, i + 0.5));
+        await k.pipeline.ingest(s);
+      };
+      const exported = async (): Promise<Map<number, number>> => {
+        const points = new Map<number, number>();
+        for (const s of (await vm.export('telemetry_value')).filter((x) => x.metric.deviceId === 'meter-k')) s.timestamps.forEach((t, i) => points.set(t, s.values[i] as number));
+        return points;
+      };
+      await ingest(0, 50);
+      await until('first 50 written through Kafka', async () => (await exported()).size >= 50, 60_000);
+      await vm.halt();
+      await ingest(50, 150);
+      await until('plugin degraded while the TSDB is down', () => k.plugins.find((p) => p.id === 'historian.influx')?.health.current().state === 'degraded', 60_000);
+      await vm.resume();
+      await until('all 150 arrive after the TSDB is back', async () => (await exported()).size >= 150, 60_000);
+      const points = await exported();
+      for (let i = 0; i < 150; i++) assert.equal(points.get(T0 + i * 1000 + 7), i + 0.5, `record ${i}`);
+    } finally {
+      await kernel?.stop();
+      kernel = undefined;
+      await cluster.stop();
+    }
   });
 });
