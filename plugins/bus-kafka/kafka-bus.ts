@@ -378,7 +378,11 @@ export class KafkaBus implements Bus {
         await this.sleep(f, this.config.retry.maxMs);
         continue;
       }
-      if (batch.length === 0) continue;
+      if (batch.length === 0) {
+        // Records not readable yet (a spool write still queued) or gone: wait on a timer, never spin on microtasks.
+        await this.sleep(f, 10);
+        continue;
+      }
       try {
         const producer = await this.connectedProducer();
         await producer.send({
