@@ -494,8 +494,9 @@ export class Kernel {
       reportDeviceStatus: (status) => {
         const prev = this.deviceStatus.get(status.deviceId);
         this.deviceStatus.set(status.deviceId, { ...status, pluginId: p.id });
-        this.metrics.devicesOnline.set({ plugin: p.id }, [...this.deviceStatus.values()].filter((s) => s.pluginId === p.id && s.state === 'online').length);
         if (!prev || prev.state !== status.state) {
+          // only on a change: drivers may report every poll
+          this.metrics.devicesOnline.set({ plugin: p.id }, [...this.deviceStatus.values()].filter((s) => s.pluginId === p.id && s.state === 'online').length);
           const severity = status.state === 'online' ? 'info' : 'warning';
           pipeline
             .ingestEvents([

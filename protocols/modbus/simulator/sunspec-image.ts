@@ -4,7 +4,7 @@
  */
 import { decodeRegisters, encodeRegisters, type RegisterType } from '../codec/register-codec.ts';
 import { applySunSpecScaleFactor, removeSunSpecScaleFactor } from '../codec/scaling.ts';
-import { notImplementedRaw, SUNSPEC_END_ID, SUNSPEC_MARKER, SUNSPEC_MODELS, type SunSpecModelDef, type SunSpecPointDef } from '../sunspec/sunspec-models.ts';
+import { notImplementedRaw, SUNSPEC_END_ID, SUNSPEC_MARKER, SUNSPEC_MODELS, sunSpecRegisterType, type SunSpecModelDef, type SunSpecPointDef } from '../sunspec/sunspec-models.ts';
 import type { RegisterBank } from './register-bank.ts';
 
 interface PlacedModel {
@@ -15,26 +15,7 @@ interface PlacedModel {
 }
 
 function typeOf(p: SunSpecPointDef): RegisterType {
-  switch (p.type) {
-    case 'int16':
-    case 'sunssf':
-      return 'i16';
-    case 'uint32':
-    case 'acc32':
-    case 'bitfield32':
-      return 'u32';
-    case 'int32':
-      return 'i32';
-    case 'uint64':
-    case 'acc64':
-      return 'u64';
-    case 'float32':
-      return 'f32';
-    case 'string':
-      return 'string';
-    default:
-      return 'u16';
-  }
+  return sunSpecRegisterType(p.type);
 }
 
 export class SunSpecImage {

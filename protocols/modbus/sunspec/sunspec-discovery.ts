@@ -8,7 +8,7 @@
  * address space or loops is refused with FRAME_MALFORMED.
  */
 import { EnergyMeshError, isEnergyMeshError } from '../../../core/errors.ts';
-import { decodeRegisters, type RegisterType } from '../codec/register-codec.ts';
+import { decodeRegisters } from '../codec/register-codec.ts';
 import type { ModbusPointConfig } from '../driver/modbus-config.ts';
 import {
   notImplementedRaw,
@@ -16,6 +16,7 @@ import {
   SUNSPEC_END_ID,
   SUNSPEC_MARKER,
   SUNSPEC_MODELS,
+  sunSpecRegisterType,
   type SunSpecModelDef,
   type SunSpecType,
 } from './sunspec-models.ts';
@@ -109,29 +110,6 @@ export async function readModelData(read: HoldingReader, model: SunSpecModelInst
   return Buffer.concat(parts);
 }
 
-function registerType(t: SunSpecType): RegisterType {
-  switch (t) {
-    case 'int16':
-    case 'sunssf':
-      return 'i16';
-    case 'uint32':
-    case 'acc32':
-    case 'bitfield32':
-      return 'u32';
-    case 'int32':
-      return 'i32';
-    case 'uint64':
-    case 'acc64':
-      return 'u64';
-    case 'float32':
-      return 'f32';
-    case 'string':
-      return 'string';
-    default:
-      return 'u16';
-  }
-}
-
 function pointKind(t: SunSpecType): ModbusPointConfig['kind'] {
   if (t === 'enum16' || t === 'bitfield16' || t === 'bitfield32') return 'enum';
   if (t === 'acc32' || t === 'acc64') return 'counter';
@@ -159,7 +137,7 @@ export function sunspecPoints(map: SunSpecMap, options: SunSpecPointOptions = {}
     for (const p of def.points) {
       if (p.type === 'pad') continue;
       if (p.offset + p.size > m.length) continue; // a shorter model than the specification's
-      const type = registerType(p.type);
+      const type = sunSpecRegisterType(p.type);
       const sentinel = notImplementedRaw(p.type);
       if (data && sentinel !== undefined && (p.type !== 'sunssf' || !referencedSf.has(p.name))) {
         const raw = decodeRegisters(data, p.offset, { type });

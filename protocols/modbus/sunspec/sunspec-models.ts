@@ -7,6 +7,8 @@
  * The device map starts with the marker 'SunS' (0x5375 0x6e53) and ends with ID 0xFFFF.
  */
 
+import type { RegisterType } from '../codec/register-codec.ts';
+
 export type SunSpecType =
   | 'uint16'
   | 'int16'
@@ -391,5 +393,29 @@ export function notImplementedRaw(type: SunSpecType): number | undefined {
     default:
       // acc32/acc64: 0 means "not accumulated yet" as well; uint64 does not fit a number exactly.
       return undefined;
+  }
+}
+
+/** The Modbus register type that carries a SunSpec point type. */
+export function sunSpecRegisterType(t: SunSpecType): RegisterType {
+  switch (t) {
+    case 'int16':
+    case 'sunssf':
+      return 'i16';
+    case 'uint32':
+    case 'acc32':
+    case 'bitfield32':
+      return 'u32';
+    case 'int32':
+      return 'i32';
+    case 'uint64':
+    case 'acc64':
+      return 'u64';
+    case 'float32':
+      return 'f32';
+    case 'string':
+      return 'string';
+    default:
+      return 'u16';
   }
 }

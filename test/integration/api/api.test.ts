@@ -146,6 +146,7 @@ describe('API', () => {
     assert.ok(m && Number(m[1]) > 0, 'records counted');
     assert.match(text, /energymesh_poll_duration_seconds_count\{plugin="protocol\.template"\} \d+/);
     assert.match(text, /energymesh_plugin_health\{plugin="protocol\.template"\} 2/);
+    assert.match(text, /energymesh_devices_online\{plugin="protocol\.template"\} 2/);
   });
 
   it('streams live values over WebSocket with a device filter, and survives junk messages', async () => {
