@@ -8,6 +8,7 @@ import type { Disposable } from './disposable.ts';
 import type { Logger } from './logging/logger.ts';
 import type {
   Command,
+  CommandRequest,
   CommandResult,
   DeviceDescriptor,
   DeviceEvent,
@@ -18,7 +19,9 @@ import type {
 import type { JsonSchema } from './config/json-schema.ts';
 import type { PluginManifest } from './plugins/plugin-manifest.ts';
 import type { Bus } from './bus/bus.ts';
-import type { ComplianceModule } from './compliance/compliance-module.ts';
+import type { ComplianceModule, ComplianceTrade, MarketParameters } from './compliance/compliance-module.ts';
+import type { TradeCheck } from './compliance/compliance-manager.ts';
+import type { ServiceRegistry } from './services/service-registry.ts';
 
 // ---------------------------------------------------------------------------------------------
 // What every plugin gets
@@ -69,6 +72,28 @@ export interface CoreServices {
   readonly ingest: TelemetryIngest;
   readonly siteId: string;
   readonly dataDir: string;
+  /** Services plugins offer one another (core/services/service-registry.ts). */
+  readonly services: ServiceRegistry;
+  /** Chain connectors of the started chain plugins (list the chain plugin in `dependsOn`). */
+  readonly chains: ChainConnectorRegistry;
+  /**
+   * Runs a command as `principal` (a plugin acting on an operator's behalf, e.g. dispatch): the same
+   * compliance gates, driver and audit as a command sent through the API.
+   */
+  executeCommand(request: CommandRequest, principal: { id: string; name: string; role: 'viewer' | 'operator' | 'compliance-officer' | 'admin' }): Promise<CommandResult>;
+  /** The active compliance modules' market parameters (settlement interval, gate closure, price limits). */
+  marketParameters(): MarketParameters;
+  /** Checks a trade against the active compliance modules' trade rules. */
+  checkTrade(trade: ComplianceTrade): TradeCheck;
+  /** The latest value of each point (what `/api/v1/points` shows). */
+  latestValue(deviceId: string, pointId: string): TelemetryRecord | undefined;
+}
+
+export interface ChainConnectorRegistry {
+  /** All connectors, in plugin start order. */
+  all(): readonly ChainConnector[];
+  /** The connector with this id, or the first one; throws SERVICE_UNAVAILABLE when there is none. */
+  get(id?: string): ChainConnector;
 }
 
 // ---------------------------------------------------------------------------------------------

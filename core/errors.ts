@@ -46,6 +46,8 @@ export type ErrorCode =
   // later layers
   | 'COMPLIANCE_VIOLATION'
   | 'SETTLEMENT_REVERTED'
+  /** A plugin asked for a service (core/services) that no enabled plugin provides. */
+  | 'SERVICE_UNAVAILABLE'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'INTERNAL';

@@ -63,6 +63,7 @@ import { alertToEvent, createComplianceServices } from './compliance/compliance-
 import { ROLES, roleAllows } from './auth/roles.ts';
 import type { Principal } from './auth/roles.ts';
 import type { CommandRequest, CommandResult } from './model/telemetry.ts';
+import { DefaultServiceRegistry } from './services/service-registry.ts';
 
 /** A plugin as the kernel runs it. */
 export interface PluginRuntime {
@@ -106,6 +107,8 @@ export class Kernel {
   readonly plugins: PluginRuntime[] = [];
   readonly complianceStages: ComplianceStage[] = [];
   readonly chainConnectors: ChainConnector[] = [];
+  /** Services plugins offer one another. */
+  readonly services = new DefaultServiceRegistry();
   private readonly sequences: SequenceStore;
   private readonly subscriptions: Subscription[] = [];
   private readonly deviceStatus = new Map<string, DeviceStatus & { pluginId: string }>();
@@ -124,11 +127,30 @@ export class Kernel {
     mkdirSync(config.core.dataDir, { recursive: true });
     this.sequences = new SequenceStore(join(config.core.dataDir, 'pipeline', 'sequences.json'));
     const core = config.core;
+    const chains = this.chainConnectors;
     this.root.bind<CoreServices>(CoreServices).toDynamicValue(() => ({
       bus: this.bus,
       ingest: this.pipeline,
       siteId: core.site.id,
       dataDir: core.dataDir,
+      services: this.services,
+      chains: {
+        all: () => chains,
+        get: (id?: string) => {
+          const found = id === undefined ? chains[0] : chains.find((c) => c.id === id);
+          if (found === undefined) {
+            const known = chains.map((c) => c.id).join(', ') || 'none';
+            throw new EnergyMeshError('SERVICE_UNAVAILABLE', `no chain connector ${id ?? ''} (available: ${known}); enable a chain plugin and list it in dependsOn`.replace('  ', ' '), {
+              details: { connector: id ?? null },
+            });
+          }
+          return found;
+        },
+      },
+      executeCommand: (request, principal) => this.executeCommand(request, principal),
+      marketParameters: () => this.compliance.marketParameters(),
+      checkTrade: (trade) => this.compliance.checkTrade(trade),
+      latestValue: (deviceId, pointId) => this.latest.get(deviceId, pointId),
     }));
   }
 

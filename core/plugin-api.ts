@@ -14,3 +14,7 @@ export type { Disposable } from './disposable.ts';
 export type { Logger } from './logging/logger.ts';
 export type { PluginManifest } from './plugins/plugin-manifest.ts';
 export type { JsonSchema } from './config/json-schema.ts';
+export { serviceKey } from './services/service-registry.ts';
+export type { ServiceKey, ServiceRegistry } from './services/service-registry.ts';
+export type { ComplianceTrade, MarketParameters } from './compliance/compliance-module.ts';
+export type { TradeCheck } from './compliance/compliance-manager.ts';
