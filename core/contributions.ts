@@ -291,6 +291,12 @@ export interface ChainConnector {
   readonly id: string;
   readonly chainId: bigint;
   rpcUrl(): string;
+  /**
+   * Embedded chain only (zero-config funding): pays `wei` EB from the embedded validator's treasury (it
+   * holds the genesis seed allocation) to `to` and resolves once the transfer is in a block. External
+   * networks do not offer it: fund accounts there as the network's operator does.
+   */
+  fund?(to: string, wei: bigint): Promise<void>;
 }
 
 export const ChainConnectorContribution = Symbol.for('energymesh.ChainConnectorContribution');

@@ -5,11 +5,13 @@
  * A failed block production degrades the plugin (the node retries at the next tick).
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { JsonRpcProvider, NonceManager, Wallet } from 'ethers';
 import { inject, injectable, PluginContext, EnergyMeshError } from '../../core/plugin-api.ts';
 import type { ChainConnector, ChainConnectorContribution, LifecycleContribution } from '../../core/plugin-api.ts';
 import { ChainNode } from '../../chain/node/chain-node.ts';
 import { ExternalChain } from '../../chain/node/external-chain.ts';
+import { loadOrCreateKeystore } from '../../chain/node/keystore.ts';
 import type { GenesisFile } from '../../chain/execution/genesis.ts';
 
 /** The plugin's config (config.schema.json; defaults applied by the kernel). */
@@ -27,6 +29,9 @@ export interface EmposPluginConfig {
 export class EmposChainService implements LifecycleContribution, ChainConnectorContribution {
   private node: ChainNode | undefined;
   private external: ExternalChain | undefined;
+  private treasury: NonceManager | undefined;
+  private provider: JsonRpcProvider | undefined;
+  private funding: Promise<unknown> = Promise.resolve();
 
   constructor(@inject(PluginContext) private readonly ctx: PluginContext<EmposPluginConfig>) {}
 
@@ -49,8 +54,10 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
       }
     }
     const rpc = config.rpc ?? {};
+    const validatorKey = loadOrCreateKeystore(join(this.ctx.dataDir, 'validator.keystore.json'), config.keystorePassword ?? '');
     const node = new ChainNode({
       dataDir: this.ctx.dataDir,
+      validatorKey,
       ...(genesis !== undefined ? { genesis } : {}),
       ...(config.blockTimeMs !== undefined ? { blockTimeMs: config.blockTimeMs } : {}),
       keystorePassword: config.keystorePassword ?? '',
@@ -62,6 +69,11 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
     });
     await node.start();
     this.node = node;
+    if (rpc.enabled !== false) {
+      this.provider = new JsonRpcProvider(node.rpcUrl, node.chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
+      this.provider.pollingInterval = Math.max(50, Math.min(1000, Math.floor(node.blockTimeMs / 4)));
+      this.treasury = new NonceManager(new Wallet(validatorKey, this.provider));
+    }
     this.ctx.logger.info(
       { chainId: node.chain.chainId.toString(), head: node.chain.head.header.number.toString(), validator: node.validatorAddress, rpc: rpc.enabled === false ? null : node.rpcUrl },
       'embedded EMPoS chain started',
@@ -70,6 +82,10 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
   }
 
   async onStop(): Promise<void> {
+    await this.funding.catch(() => undefined);
+    this.provider?.destroy();
+    this.provider = undefined;
+    this.treasury = undefined;
     await this.node?.stop();
     this.node = undefined;
     this.external = undefined;
@@ -104,8 +120,23 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
           return node().chain.chainId;
         },
         rpcUrl: () => node().rpcUrl,
+        fund: (to: string, wei: bigint) => this.fund(to, wei),
       },
     ];
+  }
+
+  /** Pays `wei` EB from the embedded validator's treasury; transfers are serialised (one nonce sequence). */
+  private fund(to: string, wei: bigint): Promise<void> {
+    const run = async (): Promise<void> => {
+      const treasury = this.treasury;
+      if (treasury === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'the embedded chain is not running with its JSON-RPC endpoint enabled');
+      const tx = await treasury.sendTransaction({ to, value: wei });
+      const receipt = await tx.wait();
+      if (receipt?.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `funding ${to} failed`, { details: { tx: tx.hash } });
+    };
+    const next = this.funding.then(run, run);
+    this.funding = next.catch(() => undefined);
+    return next;
   }
 
   private requireNode(): ChainNode {

@@ -1,6 +1,6 @@
 /**
  * What the settlement plugin offers the oracle, market and dispatch plugins through the core service
- * registry (`CoreServices.services.get(SettlementServiceKey)`; list `settlement` in `dependsOn`).
+ * registry (`CoreServices.services.get(SettlementServiceKey)`; list `settlement.contracts` in `dependsOn`).
  * The contracts are described in docs/settlement.md; their typed clients live in chain/contracts/client.ts.
  */
 import type { JsonRpcProvider, Signer, Wallet } from 'ethers';
@@ -44,4 +44,4 @@ export interface SettlementService {
   meterId(deviceId: string): string;
 }
 
-export const SettlementServiceKey = serviceKey<SettlementService>('settlement', 'settlement');
+export const SettlementServiceKey = serviceKey<SettlementService>('settlement', 'settlement.contracts');
