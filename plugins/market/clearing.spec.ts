@@ -109,8 +109,11 @@ describe('market clearing (uniform-price double auction)', () => {
       assert.equal(clear([o(1, 'buy', 10, 5n), o(2, 'sell', 10, 5n)]).price, 5n);
     });
 
-    it('payment is floor(amountWh × price / 1000)', () => {
+    it('sellers receive floor(amountWh × price / 1000), buyers pay the ceiling', () => {
       assert.equal(paymentFor(1n, 999n), 0n);
+      assert.equal(paymentFor(1n, 999n, 'sell'), 0n);
+      assert.equal(paymentFor(1n, 999n, 'buy'), 1n);
+      assert.equal(paymentFor(2n, 500n, 'buy'), 1n);
       assert.equal(paymentFor(1500n, 200n * MC / 1000n), 300_000_000_000_000_000n); // 1.5 kWh at 0.2 MC
     });
 

@@ -54,9 +54,14 @@ export interface ClearingResult {
   marginalAsk?: bigint;
 }
 
-/** MC wei paid for `amountWh` at `price` (MC wei per kWh): `amountWh * price / 1000`, floor. */
-export function paymentFor(amountWh: bigint, price: bigint): bigint {
-  return (amountWh * price) / 1000n;
+/**
+ * MC wei for `amountWh` at `price` (MC wei per kWh), as EnergyMarket.settleInterval moves it: a seller
+ * receives `floor(amountWh × price / 1000)`, a buyer pays `ceil(amountWh × price / 1000)` (plus the fee);
+ * the rounding dust goes to the treasury, so MC is conserved exactly.
+ */
+export function paymentFor(amountWh: bigint, price: bigint, side: Side = 'sell'): bigint {
+  const x = amountWh * price;
+  return side === 'sell' ? x / 1000n : (x + 999n) / 1000n;
 }
 
 /** Checks one order's fields; throws INVALID_ARGUMENT naming the order and the field. */

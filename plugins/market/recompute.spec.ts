@@ -9,11 +9,13 @@ function placed(id: number, isSell: boolean, amountWh: number, limitPrice: bigin
 
 /** A settlement exactly as the clearing says. */
 function honest(events: Omit<IntervalEvents, 'settled' | 'filled'>): IntervalEvents {
-  const r = clear(liveOrders({ ...events, filled: [] }));
+  const live = liveOrders({ ...events, filled: [] });
+  const r = clear(live);
+  const side = new Map(live.map((o) => [o.id, o.side]));
   return {
     ...events,
     settled: { interval: events.interval, price: r.price, volumeWh: r.volumeWh, fillCount: BigInt(r.fills.length) },
-    filled: r.fills.map((f) => ({ orderId: f.orderId, amountWh: f.amountWh, mcAmount: paymentFor(f.amountWh, r.price) })),
+    filled: r.fills.map((f) => ({ orderId: f.orderId, amountWh: f.amountWh, mcAmount: paymentFor(f.amountWh, r.price, side.get(f.orderId)) })),
   };
 }
 

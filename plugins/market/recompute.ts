@@ -43,6 +43,8 @@ export interface IntervalEvents {
   settled?: SettledEvent;
   /** The `Filled` events of the settlement transaction. */
   filled: FilledEvent[];
+  /** Orders whose escrow was returned after the settlement (`OrderReleased`). */
+  released?: bigint[];
 }
 
 export interface Verification {
@@ -82,12 +84,13 @@ export function verifyInterval(events: IntervalEvents): Verification {
     if (settledFills.has(f.orderId)) problems.push(`order ${f.orderId}: filled twice in the settlement`);
     settledFills.set(f.orderId, f);
   }
+  const sideOf = new Map(orders.map((x) => [x.id, x.side]));
   for (const f of expected.fills) {
     const got = settledFills.get(f.orderId);
     if (got === undefined) problems.push(`order ${f.orderId}: recomputed fill ${f.amountWh} Wh, settled none`);
     else {
       if (got.amountWh !== f.amountWh) problems.push(`order ${f.orderId}: settled fill ${got.amountWh} Wh, recomputed ${f.amountWh} Wh`);
-      const pay = paymentFor(f.amountWh, expected.price);
+      const pay = paymentFor(f.amountWh, expected.price, sideOf.get(f.orderId));
       if (got.mcAmount !== pay) problems.push(`order ${f.orderId}: settled payment ${got.mcAmount} MC wei, recomputed ${pay}`);
       settledFills.delete(f.orderId);
     }
