@@ -198,6 +198,37 @@ describe('ComplianceManager', () => {
     assert.equal((m.egressStage().process([rec(1)]) as TelemetryRecord[])[0]?.deviceId, 'hidden');
   });
 
+  it('keeps a pending two-person approval across a restart until it expires', () => {
+    const alice: Principal = { id: 'alice', roles: ['operator'] };
+    const bob: Principal = { id: 'bob', roles: ['operator'] };
+    const gated = testModule('gated', {
+      commandGates: [
+        {
+          id: 'g',
+          check: (req) =>
+            req.approvals.some((a) => a.principal.id !== req.principal.id)
+              ? { decision: 'allow' }
+              : { decision: 'require-approval', reason: 'two-person', message: 'needs a second person', approverRoles: ['operator'], windowMs: 5 * MIN },
+        },
+      ],
+    });
+    const m = manager([gated]);
+    m.enable('gated', { by: 'officer', reason: 'CIP site' });
+    const first = m.gateCommand({ deviceId: 'b1', pointId: 'trip', value: true }, alice);
+    const second = m.gateCommand({ deviceId: 'b2', pointId: 'trip', value: true }, alice);
+    assert.ok(first.decision === 'require-approval' && second.decision === 'require-approval');
+    const restarted = manager([gated]);
+    assert.deepEqual(restarted.pendingApprovals().map((p) => p.id).sort(), [first.pendingId, second.pendingId].sort(), 'both survive the restart');
+    now += MIN;
+    const ok = restarted.approve(first.pendingId, bob);
+    assert.equal(ok.decision, 'allow');
+    if (ok.decision === 'allow') assert.equal(ok.command.deviceId, 'b1');
+    now += 5 * MIN;
+    const later = manager([gated]);
+    assert.deepEqual(later.pendingApprovals(), [], 'an approval used before the restart and one expired since are gone');
+    assert.equal(later.approve(second.pendingId, bob).decision, 'deny');
+  });
+
   it('gates commands: deny, two-person approval (different principal), audited and alerted', () => {
     const alice: Principal = { id: 'alice', roles: ['operator'] };
     const bob: Principal = { id: 'bob', roles: ['operator'] };

@@ -206,6 +206,7 @@ export class ComplianceManager {
   private readonly clock: () => number;
   private readonly stateFile: string;
   private readonly countersFile: string;
+  private readonly pendingFile: string;
   private changes: ComplianceChange[] = [];
   /** hour start (epoch ms) → module id → counters */
   private readonly buckets = new Map<number, Map<string, ModuleCounters>>();
@@ -229,7 +230,30 @@ export class ComplianceManager {
     mkdirSync(options.dataDir, { recursive: true });
     this.stateFile = join(options.dataDir, 'state.json');
     this.countersFile = join(options.dataDir, 'counters.json');
+    this.pendingFile = join(options.dataDir, 'pending-approvals.json');
     this.load();
+    this.loadPending();
+  }
+
+  /** Requests awaiting a second person survive a restart (until they expire). */
+  private loadPending(): void {
+    let saved: unknown;
+    try {
+      saved = JSON.parse(readFileSync(this.pendingFile, 'utf8'));
+    } catch {
+      return; // none yet (or unreadable: the requests must be made again; nothing was executed)
+    }
+    if (!Array.isArray(saved)) return;
+    const now = this.clock();
+    for (const p of saved as PendingApproval[]) {
+      if (typeof p?.id === 'string' && typeof p.expiresAt === 'number' && p.expiresAt >= now) this.pending.set(p.id, p);
+    }
+  }
+
+  private savePending(): void {
+    const tmp = `${this.pendingFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...this.pending.values()]));
+    renameSync(tmp, this.pendingFile);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -500,6 +524,7 @@ export class ComplianceManager {
     const pending: PendingApproval = { id: randomUUID(), command, principal, requestedAt: now, expiresAt: now + window, module: result.module };
     this.prunePending(now);
     this.pending.set(pending.id, pending);
+    this.savePending();
     this.audit({
       type: 'compliance.gate',
       actor: principal.id,
@@ -525,6 +550,7 @@ export class ComplianceManager {
     const result = this.runGates(p.command, p.principal, [{ principal: approver, at: now }], p.requestedAt, now);
     if (result.decision === 'allow') {
       this.pending.delete(pendingId);
+      this.savePending();
       this.audit({ type: 'compliance.approval', actor: approver.id, action: 'approve', target, outcome: 'allowed', details: { pendingId, requestedBy: p.principal.id, command: commandSummary(p.command), modules: result.modules } });
       return { decision: 'allow', pendingId, command: p.command, requestedBy: p.principal, approvedBy: [approver.id] };
     }
@@ -535,7 +561,7 @@ export class ComplianceManager {
     return { decision: 'deny', pendingId, module: result.module, reason, message };
   }
 
-  /** Pending two-person approvals (not persisted: a restart drops them). */
+  /** Pending two-person approvals (kept in pending-approvals.json: a restart keeps them until they expire). */
   pendingApprovals(): { id: string; requestedBy: string; command: CommandRequest; module: string; expiresAt: string }[] {
     this.prunePending(this.clock());
     return [...this.pending.values()].map((p) => ({ id: p.id, requestedBy: p.principal.id, command: p.command, module: p.module, expiresAt: iso(p.expiresAt) }));
@@ -762,7 +788,14 @@ export class ComplianceManager {
   }
 
   private prunePending(now: number): void {
-    for (const [id, p] of this.pending) if (p.expiresAt < now) this.pending.delete(id);
+    let pruned = false;
+    for (const [id, p] of this.pending) {
+      if (p.expiresAt < now) {
+        this.pending.delete(id);
+        pruned = true;
+      }
+    }
+    if (pruned) this.savePending();
   }
 
   private audit(entry: AuditEntry): void {
