@@ -3,7 +3,8 @@
  * in memory (`pending`) until the block that produced them commits: `ChainDb.commitBlock` drains them into
  * the same atomic LevelDB batch as the block and the head pointer. Reads look in pending, then a bounded
  * cache of recently used nodes, then LevelDB. Nodes are content-addressed and never deleted (no pruning),
- * so an abandoned block's leftover nodes are harmless.
+ * so an abandoned block's leftover nodes are harmless. Serves both ethereumjs' trie (the `DB` interface,
+ * used for reads of past states) and our `MerkleTrie`/`BlockStateManager` (`loadNode`/`putNode`, same keys).
  */
 import type { BatchDBOp, DB } from '@ethereumjs/util';
 
@@ -11,6 +12,13 @@ type Value = string | Uint8Array;
 
 function toBytes(value: Value): Uint8Array {
   return typeof value === 'string' ? Uint8Array.from(Buffer.from(value, 'hex')) : value;
+}
+
+/** Hex of 'c': the key prefix of contract code (ethereumjs' CODEHASH_PREFIX). */
+const CODE_PREFIX = '63';
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 export class TrieOverlay implements DB<string, Value> {
@@ -50,6 +58,27 @@ export class TrieOverlay implements DB<string, Value> {
   }
 
   async open(): Promise<void> {}
+
+  /** A trie node by hash (the `TrieNodeStore` of `MerkleTrie`). */
+  async loadNode(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const v = await this.get(hex(hash));
+    return v === undefined ? undefined : toBytes(v);
+  }
+
+  /** Buffers a new trie node for the block's batch. */
+  putNode(hash: Uint8Array, encoded: Uint8Array): void {
+    this.pending.set(hex(hash), encoded);
+  }
+
+  /** Contract code by code hash (stored under 'c' ‖ hash, as ethereumjs' state manager does). */
+  async loadCode(codeHash: Uint8Array): Promise<Uint8Array | undefined> {
+    const v = await this.get(CODE_PREFIX + hex(codeHash));
+    return v === undefined ? undefined : toBytes(v);
+  }
+
+  putCode(codeHash: Uint8Array, code: Uint8Array): void {
+    this.pending.set(CODE_PREFIX + hex(codeHash), code);
+  }
 
   /** Takes the writes since the last commit (to be written in the block's batch). */
   drainPending(): Map<string, Uint8Array> {
