@@ -13,11 +13,11 @@
  * transaction that fails while building a block is dropped from the pool and the block goes on; a store
  * failure resets the state to the head and rethrows. All state access is serialised through one lock.
  */
-import { createBlock, createBlockFromRLP, type Block, type HeaderData } from '@ethereumjs/block';
+import { Block, createBlock, createBlockFromRLP, createBlockHeader, type HeaderData } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { createMPT } from '@ethereumjs/mpt';
-import { RLP } from '@ethereumjs/rlp';
-import { Caches, MerkleStateManager } from '@ethereumjs/statemanager';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createTx, createTxFromRLP, TransactionType, type TypedTransaction } from '@ethereumjs/tx';
 import {
   Account,
@@ -31,7 +31,9 @@ import {
 import { createVM, encodeReceipt, runTx, type TxReceipt, type VM } from '@ethereumjs/vm';
 import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
 import { EnergyMeshError } from '../../core/errors.ts';
+import { BlockStateManager } from '../storage/block-state-manager.ts';
 import { ChainDb } from '../storage/chain-db.ts';
+import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
 import { initChainCrypto, keccak256 } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
@@ -140,14 +142,14 @@ export class Chain {
   readonly mempool: Mempool;
   private readonly db: ChainDb;
   private readonly vm: VM;
-  private readonly state: MerkleStateManager;
+  private readonly state: BlockStateManager;
   private readonly lock = new Lock();
   private headBlock: Block;
   private readonly recentHashes: Map<bigint, Uint8Array>;
   private readonly maxTxsPerBlock: number;
   private closed = false;
 
-  private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: MerkleStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
+  private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: BlockStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
     this.recentHashes = parts.recent;
     this.common = parts.common;
     this.genesis = parts.genesis;
@@ -165,8 +167,8 @@ export class Chain {
     const common = createChainCommon(options.genesis.chainId, options.nativeCrypto ?? true);
     const db = await ChainDb.open(options.dataDir);
     try {
-      const trie = await createMPT({ db: db.trie, useKeyHashing: true, valueEncoding: 'view', common });
-      const state = new MerkleStateManager({ trie, common, caches: new Caches() });
+      // Writes buffered per block, roots computed once per block (chain/storage/block-state-manager.ts).
+      const state = new BlockStateManager({ store: db.trie, hash: common.customCrypto.keccak256 ?? keccak_256 });
       const recent = new Map<bigint, Uint8Array>();
       const blockchain: EVMMockBlockchainInterface = {
         getBlock: async (n: number) => {
@@ -236,7 +238,7 @@ export class Chain {
     );
   }
 
-  private static async writeGenesis(genesis: Genesis, common: Common, state: MerkleStateManager, db: ChainDb): Promise<Block> {
+  private static async writeGenesis(genesis: Genesis, common: Common, state: BlockStateManager, db: ChainDb): Promise<Block> {
     for (const [address, balance] of genesis.alloc) {
       await state.putAccount(createAddressFromString(address), new Account(0n, balance));
     }
@@ -490,15 +492,15 @@ export class Chain {
       await this.state.putAccount(coinbase, acc);
     }
     const stateRoot = await this.state.getStateRoot();
-    const transactionsTrie = await orderedTrieRoot(exec.included.map((p) => p.tx.serialize()));
-    const receiptTrie = await orderedTrieRoot(exec.txReceipts.map((r, i) => encodeReceipt(r, exec.included[i]!.tx.type)));
+    const transactionsTrie = trieRootOf(exec.included.map((p) => p.tx.serialize()), keccak256);
+    const receiptTrie = trieRootOf(exec.txReceipts.map((r, i) => encodeReceipt(r, exec.included[i]!.tx.type)), keccak256);
     const bloom = logsBloom(exec.stored.flatMap((r) => r.logs));
-    const block = createBlock(
-      {
-        header: { ...headerData, stateRoot, transactionsTrie, receiptTrie, logsBloom: bloom, gasUsed: exec.gasUsed },
-        transactions: exec.included.map((p) => p.tx),
-        withdrawals: [],
-      },
+    // The block from the executed transaction objects themselves (`createBlock` would rebuild each one).
+    const block = new Block(
+      createBlockHeader({ ...headerData, stateRoot, transactionsTrie, receiptTrie, logsBloom: bloom, gasUsed: exec.gasUsed }, { common: this.common, freeze: true }),
+      exec.included.map((p) => p.tx),
+      [],
+      [],
       { common: this.common, freeze: true },
     );
     if (expected !== undefined && bytesToHex(block.hash()) !== bytesToHex(expected.hash())) {
@@ -534,7 +536,7 @@ export class Chain {
    * The state to read: the head's (live state) or, for an older block, a read-only view of that block's
    * state root (nodes are never pruned, so every committed state stays readable).
    */
-  private async readState(blockNumber: bigint | undefined): Promise<MerkleStateManager> {
+  private async readState(blockNumber: bigint | undefined): Promise<BlockStateManager | MerkleStateManager> {
     if (blockNumber === undefined || blockNumber === this.headBlock.header.number) return this.state;
     const block = await this.getBlockByNumber(blockNumber);
     if (block === undefined) throw txError('header not found', { blockNumber: blockNumber.toString() });
@@ -778,10 +780,3 @@ export function matchLogs(block: Block, receipts: readonly StoredReceipt[], addr
   return out;
 }
 
-/** Root of the trie keyed by RLP(index), as for transactions and receipts. */
-async function orderedTrieRoot(values: Uint8Array[]): Promise<Uint8Array> {
-  if (values.length === 0) return KECCAK256_RLP;
-  const trie = await createMPT({ useKeyHashingFunction: keccak256 });
-  for (let i = 0; i < values.length; i++) await trie.put(RLP.encode(i), values[i]!);
-  return trie.root();
-}
