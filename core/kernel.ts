@@ -154,6 +154,12 @@ export class Kernel {
     }));
   }
 
+  /** Whether records and events published on the bus leave the site (Kafka, unless marked internal). */
+  private busLeavesSite(): boolean {
+    const bus = this.config.core.bus;
+    return bus.external ?? bus.kind !== 'embedded';
+  }
+
   /** The bus, the pipeline and the command service, once the bus kind's factory is known. */
   private createCoreServices(factories: readonly BusFactory[]): void {
     const core = this.config.core;
@@ -165,6 +171,7 @@ export class Kernel {
       siteId: core.site.id,
       stages: () => this.complianceStages,
       onReject: (reason) => this.metrics.rejected.inc({ reason: reason.split(' ')[0] ?? 'invalid' }),
+      ...(this.busLeavesSite() ? { eventTransform: (e: DeviceEvent) => this.compliance.egressEvent(e) } : {}),
     });
     this.commands = new CommandService({
       drivers: this.drivers,
@@ -226,8 +233,7 @@ export class Kernel {
     this.audit = audit;
     this.compliance = manager;
     this.complianceStages.push(manager.stage());
-    const bus = this.config.core.bus;
-    if (bus.external ?? bus.kind !== 'embedded') this.complianceStages.push(manager.egressStage()); // records leave the site on this bus
+    if (this.busLeavesSite()) this.complianceStages.push(manager.egressStage()); // records leave the site on this bus
     this.createCoreServices(factories);
     this.recordConfigChange();
     manager.onDidRaiseAlert((alert) => {

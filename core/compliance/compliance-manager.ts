@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.ts';
 import type { ComplianceStage } from '../contributions.ts';
 import { EnergyMeshError, errorMessage } from '../errors.ts';
-import type { CommandRequest, CommandResult, TelemetryRecord } from '../model/telemetry.ts';
+import type { CommandRequest, CommandResult, DeviceEvent, TelemetryRecord } from '../model/telemetry.ts';
 import { applicationOrder, effectiveRetention, findConflicts } from './compliance-module.ts';
 import type {
   AuthorizationFailure,
@@ -427,6 +427,35 @@ export class ComplianceManager {
    */
   egressStage(): ComplianceStage {
     return { id: 'compliance.egress', process: (records) => this.apply(records.slice(), 'egress') };
+  }
+
+  /**
+   * Egress rules for an event leaving the site: its deviceId and pointId become what a telemetry record
+   * of that point would carry after the egress transforms (the same pseudonyms), and every occurrence of
+   * the original ids in its message and in the string values of its data is replaced the same way (the
+   * kernel's own messages name the device).
+   */
+  egressEvent(event: DeviceEvent): DeviceEvent {
+    const now = this.clock();
+    const transforms = this.planAt(now).egress.transforms;
+    if (transforms.length === 0) return event;
+    const pointId = event.pointId ?? 'event';
+    let r: TelemetryRecord = { deviceId: event.deviceId, pointId, ts: event.ts, receivedAt: event.receivedAt, value: null, quality: { status: 'good', flags: [] }, protocol: 'event', seq: 0 };
+    const ctx: RuleContext = { now };
+    for (const slot of transforms) r = slot.rule.apply(r, ctx);
+    if (r.deviceId === event.deviceId && r.pointId === pointId) return event;
+    const replacements: [string, string][] = [[event.deviceId, r.deviceId]];
+    if (event.pointId !== undefined && r.pointId !== pointId) replacements.push([pointId, r.pointId]);
+    const scrub = (text: string): string => replacements.reduce((t, [from, to]) => t.split(from).join(to), text);
+    const scrubValue = (v: unknown): unknown =>
+      typeof v === 'string' ? scrub(v) : Array.isArray(v) ? v.map(scrubValue) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubValue(x)])) : v;
+    return {
+      ...event,
+      deviceId: r.deviceId,
+      ...(event.pointId !== undefined ? { pointId: r.pointId } : {}),
+      message: scrub(event.message),
+      ...(event.data !== undefined ? { data: scrubValue(event.data) as Record<string, unknown> } : {}),
+    };
   }
 
   /** Applies the active modules' rules of `phase`; reuses `records` as the output array. */

@@ -34,6 +34,8 @@ export interface PipelineOptions {
   stages?: () => readonly ComplianceStage[];
   /** Called for every record rejected by normalization, with the reason. */
   onReject?: (reason: string, sample: unknown) => void;
+  /** Applied to each event before it is published (egress pseudonymisation when the bus leaves the site). */
+  eventTransform?: (event: DeviceEvent) => DeviceEvent;
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
@@ -72,7 +74,9 @@ export class Pipeline implements TelemetryIngest {
         this.reject('event without a valid deviceId or message', e);
         continue;
       }
-      out.push({ key: e.deviceId, value: { ...e, receivedAt, ts: Number.isFinite(e.ts) ? e.ts : receivedAt } });
+      let value: DeviceEvent = { ...e, receivedAt, ts: Number.isFinite(e.ts) ? e.ts : receivedAt };
+      if (this.options.eventTransform) value = this.options.eventTransform(value);
+      out.push({ key: value.deviceId, value });
     }
     if (out.length === 0) return Promise.resolve();
     this.counters.events += out.length;

@@ -197,11 +197,12 @@ describe('kernel', () => {
   });
 
   describe('GDPR egress on an external bus', () => {
-    const scanTelemetryLog = (): string =>
-      (readdirSync(join(dir, 'bus', 'energymesh.telemetry'), { recursive: true, withFileTypes: true }) as Dirent[])
+    const scanLog = (topic: string): string =>
+      (readdirSync(join(dir, 'bus', `energymesh.${topic}`), { recursive: true, withFileTypes: true }) as Dirent[])
         .filter((e) => e.isFile())
         .map((e) => readFileSync(join(e.parentPath ?? e.path, e.name)).toString('latin1'))
         .join('');
+    const scanTelemetryLog = (): string => scanLog('telemetry');
 
     for (const external of [true, false]) {
       it(`${external ? 'pseudonymises' : 'leaves'} personal device ids in what the bus writes when the bus is ${external ? '' : 'not '}external`, async () => {
@@ -217,14 +218,20 @@ describe('kernel', () => {
         k.compliance.enable('eu-gdpr', { by: 'test', reason: 'EU site' });
         await k.start();
         await until('records on the bus', () => k.pipeline.counters.accepted >= 20);
+        await k.pipeline.ingestEvents([{ deviceId: 'meter-42', pointId: 'tamper', type: 'alarm', severity: 'warning', ts: Date.now(), message: 'cover opened', data: { serial: 'meter-42-serial' } }]);
         await k.stop();
         const log = scanTelemetryLog();
+        const events = scanLog('events');
+        assert.ok(events.includes('cover opened'), 'the event was written');
         assert.ok(log.length > 0);
         if (external) {
           assert.ok(!log.includes('meter-42'), 'no personal id in the telemetry log');
           assert.match(log, /p-k1-[0-9a-f]{32}/, 'pseudonyms instead');
+          assert.ok(!events.includes('meter-42'), 'no personal id in the events log either (ids pseudonymised in the event, its message and data)');
+          assert.match(events, /p-k1-[0-9a-f]{32}/);
         } else {
           assert.ok(log.includes('meter-42'), 'on a site-local bus the id stays (the scan works)');
+          assert.ok(events.includes('meter-42-serial'));
         }
       });
     }
