@@ -6,7 +6,8 @@
  *
  * Reading: one incremental scan of the market's logs (`eth_getLogs` in block ranges, halved when the
  * node refuses a range as too large) keeps an index interval → orders, cancellations and settlement;
- * `Filled` events are tied to their interval through the settlement transaction they are in. Nothing is
+ * The ABI is the compiled EnergyMarket artifact (chain/contracts/artifacts), reverts are decoded with
+ * chain/contracts/client.ts. `Filled` events are tied to their interval through the settlement transaction they are in. Nothing is
  * kept on disk: after a restart the index is rebuilt from the chain, so what was settled is known from
  * the chain alone.
  *
@@ -15,6 +16,8 @@
  */
 import { Contract, Interface, MaxUint256, isError, type Log, type Provider, type Signer } from 'ethers';
 import { EnergyMeshError, errorMessage } from '../../core/errors.ts';
+import { loadArtifact } from '../../chain/contracts/artifacts.ts';
+import { decodeContractError } from '../../chain/contracts/client.ts';
 import type { ClearingFill } from './clearing.ts';
 import type { IntervalEvents, PlacedEvent } from './recompute.ts';
 
@@ -60,24 +63,6 @@ export interface MarketChain {
   close(): void;
 }
 
-/**
- * The EnergyMarket's ABI as far as the market service uses it (docs/settlement.md). The contract's
- * compiled ABI may be passed instead (chain/contracts/client.ts); event and function signatures must match.
- */
-export const ENERGY_MARKET_ABI = [
-  'function placeOrder(uint64 interval, bool isSell, uint64 amountWh, uint128 limitPrice) returns (uint64 orderId)',
-  'function cancelOrder(uint64 orderId)',
-  'function settleInterval(uint64 interval, uint128 price, (uint64 orderId, uint64 amountWh)[] fills)',
-  'function releaseOrders(uint64[] orderIds)',
-  'function parameters() view returns (address treasury, uint16 feeBps, uint16 discountBps, uint256 discountThreshold, uint32 gateClosureSeconds, uint32 settlementDeadlineSeconds)',
-  'function intervalSeconds() view returns (uint64)',
-  'event OrderReleased(uint64 indexed orderId)',
-  'event OrderPlaced(uint64 indexed orderId, uint64 indexed interval, address indexed owner, bool isSell, uint64 amountWh, uint128 limitPrice)',
-  'event OrderCancelled(uint64 indexed orderId)',
-  'event Filled(uint64 indexed orderId, uint64 amountWh, uint256 mcAmount)',
-  'event IntervalSettled(uint64 indexed interval, uint128 price, uint64 volumeWh, uint256 fillCount)',
-];
-
 const ERC20_ABI = ['function allowance(address owner, address spender) view returns (uint256)', 'function approve(address spender, uint256 amount) returns (bool)'];
 
 export interface EthersMarketChainOptions {
@@ -86,10 +71,6 @@ export interface EthersMarketChainOptions {
   /** The MeshCoin (MC) token, for allowances of buy orders. */
   meshCoin: string;
   intervalSeconds: number;
-  /** ABI (human-readable fragments or JSON); default ENERGY_MARKET_ABI. */
-  abi?: ConstructorParameters<typeof Interface>[0];
-  /** Extra ABIs whose custom errors may be raised under the market (ledger, ERC-20) for decoding reverts. */
-  errorAbis?: ConstructorParameters<typeof Interface>[0][];
   /** First block to scan (default 0). */
   fromBlock?: number;
   /** Largest block range per eth_getLogs (default 5,000). */
@@ -104,38 +85,16 @@ interface IndexedInterval {
   released: bigint[];
 }
 
-/** Decodes a revert into `Name(arg, ...)` using the given interfaces; undefined when unknown. */
-export function decodeRevert(e: unknown, interfaces: readonly Interface[]): string | undefined {
-  const data = findRevertData(e);
-  if (data === undefined || data === '0x') return undefined;
-  for (const iface of interfaces) {
-    try {
-      const parsed = iface.parseError(data);
-      if (parsed) return `${parsed.name}(${parsed.args.map((a: unknown) => String(a)).join(', ')})`;
-    } catch {
-      // not this interface
-    }
-  }
-  return undefined;
-}
-
-function findRevertData(e: unknown): string | undefined {
-  let cur: unknown = e;
-  for (let depth = 0; depth < 6 && cur !== null && typeof cur === 'object'; depth++) {
-    const c = cur as { data?: unknown; info?: { error?: { data?: unknown } }; error?: { data?: unknown }; cause?: unknown };
-    if (typeof c.data === 'string' && c.data.startsWith('0x')) return c.data;
-    if (typeof c.info?.error?.data === 'string') return c.info.error.data;
-    if (typeof c.error?.data === 'string') return c.error.data;
-    cur = c.cause ?? c.error;
-  }
-  return undefined;
+/** A revert as `Name(arg, ...)` (any custom error of the suite, Error(string), Panic); undefined when none. */
+export function decodeRevert(e: unknown): string | undefined {
+  const d = decodeContractError(e);
+  return d === undefined ? undefined : `${d.name}(${d.args.map((a) => (typeof a === 'bigint' ? a.toString() : String(a))).join(', ')})`;
 }
 
 export class EthersMarketChain implements MarketChain {
   readonly intervalSeconds: number;
   private readonly provider: Provider;
   private readonly iface: Interface;
-  private readonly errorIfaces: Interface[];
   private readonly contract: Contract;
   private readonly address: string;
   private readonly meshCoin: Contract;
@@ -150,8 +109,7 @@ export class EthersMarketChain implements MarketChain {
     this.provider = options.provider;
     this.address = options.address;
     this.intervalSeconds = options.intervalSeconds;
-    this.iface = new Interface(options.abi ?? ENERGY_MARKET_ABI);
-    this.errorIfaces = [this.iface, ...(options.errorAbis ?? []).map((a) => new Interface(a))];
+    this.iface = new Interface(loadArtifact('EnergyMarket').abi as never[]);
     this.contract = new Contract(options.address, this.iface, options.provider);
     this.meshCoin = new Contract(options.meshCoin, ERC20_ABI, options.provider);
     this.maxRange = options.maxRange ?? 5_000;
@@ -375,7 +333,7 @@ export class EthersMarketChain implements MarketChain {
       return { txHash: hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed, logs: receipt.logs };
     } catch (e) {
       if (e instanceof EnergyMeshError) throw e;
-      const reason = decodeRevert(e, this.errorIfaces);
+      const reason = decodeRevert(e);
       if (reason !== undefined || isError(e, 'CALL_EXCEPTION')) {
         const why = reason ?? (e as { reason?: string }).reason ?? 'reverted';
         throw new EnergyMeshError('SETTLEMENT_REVERTED', `the market contract refused ${name}: ${why}`, { cause: e, details: { reason: why, ...(hash ? { tx: hash } : {}) } });
