@@ -9,6 +9,7 @@ import { createChainCommon } from './chain-common.ts';
 import { parseGenesis, WEI_PER_EB } from './genesis.ts';
 import { logsBloom } from './receipts.ts';
 import { keccak256 } from './crypto.ts';
+import { STAKING_ADDRESS } from '../system/system-contract.ts';
 
 const TRANSFER_TOPIC = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef';
 
@@ -51,9 +52,10 @@ describe('Chain (execution + storage)', function () {
     assert.notEqual(bytesToHex(chain.head.header.stateRoot), '0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421');
   });
 
-  it('executes a value transfer, pays the proposer reward and fee, and charges the sender', async () => {
+  it('executes a value transfer, pays the proposer reward, the fee to the validators\' pool, and charges the sender', async () => {
     await chain.submitRawTransaction(signTx(chain.common, alice, { to: bob.address, value: 5n * WEI_PER_EB, gasLimit: 21_000n }));
     const baseFee = chain.nextBaseFee();
+    const pool = (await chain.getAccount(STAKING_ADDRESS)).balance;
     const { block, receipts } = await produce();
     assert.equal(block.header.number, 1n);
     assert.equal(block.transactions.length, 1);
@@ -62,7 +64,9 @@ describe('Chain (execution + storage)', function () {
     const price = baseFee + GWEI;
     assert.equal((await chain.getAccount(alice.address)).balance, 1000n * WEI_PER_EB - 5n * WEI_PER_EB - 21_000n * price);
     assert.equal((await chain.getAccount(bob.address)).balance, 15n * WEI_PER_EB);
-    assert.equal((await chain.getAccount(proposer)).balance, 2n * WEI_PER_EB + 21_000n * GWEI);
+    // the proposer gets the block reward; every fee (base + priority) goes to the staking contract's fee pool
+    assert.equal((await chain.getAccount(proposer)).balance, 2n * WEI_PER_EB);
+    assert.equal((await chain.getAccount(STAKING_ADDRESS)).balance, pool + 21_000n * price);
     assert.equal(block.header.baseFeePerGas, baseFee);
   });
 

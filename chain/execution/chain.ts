@@ -15,7 +15,7 @@
  */
 import { Block, createBlock, createBlockFromRLP, createBlockHeader, type HeaderData } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
-import { createMPT } from '@ethereumjs/mpt';
+import { createMPT, LeafMPTNode } from '@ethereumjs/mpt';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
 import { createTx, createTxFromRLP, TransactionType, type TypedTransaction } from '@ethereumjs/tx';
@@ -23,6 +23,7 @@ import {
   Account,
   Address,
   bytesToHex,
+  createAccountFromRLP,
   createAddressFromString,
   hexToBytes,
   KECCAK256_RLP,
@@ -37,6 +38,7 @@ import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
 import { initChainCrypto, keccak256 } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
+import { creditBlockFees, encodeBlockStart, installStakingContract, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
 import { Mempool, txError, type MempoolOptions } from './mempool.ts';
 import {
   decodeStoredReceipts,
@@ -59,6 +61,12 @@ export interface ChainOptions {
   mempool?: Partial<MempoolOptions>;
   /** Most transactions per block (default: as many as fit the gas limit). */
   maxTxsPerBlock?: number;
+  /**
+   * The signers of block `number`'s finality certificate, for the offline penalties the staking contract
+   * applies at the start of block `number + 1` (a block-start system call). Undefined (or no hook): not
+   * known, no penalty. Must answer the same on every validator (from the certificate the block carries).
+   */
+  signersOf?: (number: bigint) => Promise<readonly string[] | undefined> | readonly string[] | undefined;
 }
 
 /** A committed block with what the node keeps beside it. */
@@ -116,6 +124,8 @@ interface Execution {
   stored: StoredReceipt[];
   dropped: { hash: string; reason: string }[];
   gasUsed: bigint;
+  /** Every fee paid in the block (base fee + priority fee): the validators' fee pool. */
+  fees: bigint;
 }
 
 class Lock {
@@ -147,6 +157,7 @@ export class Chain {
   private headBlock: Block;
   private readonly recentHashes: Map<bigint, Uint8Array>;
   private readonly maxTxsPerBlock: number;
+  private readonly signersOf: ChainOptions['signersOf'];
   private closed = false;
 
   private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: BlockStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
@@ -159,6 +170,7 @@ export class Chain {
     this.headBlock = parts.head;
     this.mempool = new Mempool(parts.options.mempool);
     this.maxTxsPerBlock = parts.options.maxTxsPerBlock ?? Number.MAX_SAFE_INTEGER;
+    this.signersOf = parts.options.signersOf;
   }
 
   /** Opens the chain in `dataDir`, writing the genesis block on first use; reopens at the last committed block. */
@@ -184,7 +196,7 @@ export class Chain {
       let head: Block;
       const headNumber = await db.head();
       if (headNumber === undefined) {
-        head = await Chain.writeGenesis(options.genesis, common, state, db);
+        head = await Chain.writeGenesis(options.genesis, common, state, db, vm);
       } else {
         const rlp = await db.blockRlp(headNumber);
         if (rlp === undefined) throw new EnergyMeshError('LOG_CORRUPT', `chain store has head ${headNumber} but no block`);
@@ -238,10 +250,12 @@ export class Chain {
     );
   }
 
-  private static async writeGenesis(genesis: Genesis, common: Common, state: BlockStateManager, db: ChainDb): Promise<Block> {
+  private static async writeGenesis(genesis: Genesis, common: Common, state: BlockStateManager, db: ChainDb, vm: VM): Promise<Block> {
     for (const [address, balance] of genesis.alloc) {
       await state.putAccount(createAddressFromString(address), new Account(0n, balance));
     }
+    // The EMPoS staking system contract with the genesis validators' stakes (chain/system).
+    await installStakingContract(vm, genesis, Chain.genesisBlock(genesis, common, undefined));
     const stateRoot = await state.getStateRoot();
     const block = Chain.genesisBlock(genesis, common, stateRoot);
     await db.commitBlock({
@@ -325,7 +339,7 @@ export class Chain {
    * the parent's if earlier) and `coinbase` (the proposer, who gets the block reward and the priority fees).
    * `seal(hash)` returns the proposer signature and certificate stored with the block.
    */
-  async produceBlock(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array }): Promise<CommittedBlock> {
+  async produceBlock(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array; parentSigners?: readonly string[] }): Promise<CommittedBlock> {
     return this.lock.run(() => this.produceLocked(opts));
   }
 
@@ -348,7 +362,7 @@ export class Chain {
     };
   }
 
-  private async produceLocked(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array }): Promise<CommittedBlock> {
+  private async produceLocked(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array; parentSigners?: readonly string[] }): Promise<CommittedBlock> {
     if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
     const parent = this.headBlock;
     // Seconds resolution: with sub-second block times consecutive blocks may share a timestamp (never go back).
@@ -362,7 +376,7 @@ export class Chain {
       return n;
     });
     try {
-      const exec = await this.executeTxs(parent, headerData, candidates, 'build');
+      const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners);
       const result = await this.finishBlock(headerData, exec, opts.seal);
       for (const p of exec.included) this.mempool.remove(p.hash);
       for (const s of new Set(exec.included.map((p) => p.sender))) {
@@ -425,9 +439,12 @@ export class Chain {
   }
 
   /** Runs the candidates in order on the live state. `build` skips and drops what cannot run; `import` fails. */
-  private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import'): Promise<Execution> {
+  private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import', parentSigners?: readonly string[]): Promise<Execution> {
     const context = createBlock({ header: headerData }, { common: this.common, freeze: true });
-    const exec: Execution = { included: [], txReceipts: [], stored: [], dropped: [], gasUsed: 0n };
+    const exec: Execution = { included: [], txReceipts: [], stored: [], dropped: [], gasUsed: 0n, fees: 0n };
+    // Block start (system call): offline penalties from the parent's certificate signers.
+    const signers = parentSigners ?? (await this.signersOf?.(parent.header.number));
+    await systemCall(this.vm, context, encodeBlockStart(signers));
     const skippedSenders = new Set<string>();
     const baseFee = parent.header.calcNextBaseFee();
     const gasLimit = parent.header.gasLimit;
@@ -461,6 +478,9 @@ export class Chain {
         continue;
       }
       exec.gasUsed += result.totalGasSpent;
+      // Fees go to the validators' pool (system contract), not to the proposer nor burned.
+      exec.fees += result.amountSpent;
+      await reclaimPriorityFee(this.vm, context.header.coinbase, result.minerValue);
       exec.txReceipts.push({ ...result.receipt, cumulativeBlockGasUsed: exec.gasUsed });
       exec.included.push(p);
       exec.stored.push({
@@ -479,6 +499,8 @@ export class Chain {
         })),
       });
     }
+    // Block end (system call): the block's fees credited to the staking contract and shared by stake.
+    await creditBlockFees(this.vm, context, exec.fees);
     return exec;
   }
 
@@ -549,6 +571,23 @@ export class Chain {
     return this.lock.run(async () => {
       const acc = await (await this.readState(blockNumber)).getAccount(a);
       return { nonce: acc?.nonce ?? 0n, balance: acc?.balance ?? 0n, codeHash: acc?.codeHash ?? new Uint8Array() };
+    });
+  }
+
+  /**
+   * Sum of every account balance at `blockNumber` (default: head) — walks the whole state trie, O(accounts);
+   * for supply audits (`chain/system/supply.ts`), not for hot paths.
+   */
+  async totalBalance(blockNumber?: bigint): Promise<bigint> {
+    return this.lock.run(async () => {
+      const block = blockNumber === undefined ? this.headBlock : await this.getBlockByNumber(blockNumber);
+      if (block === undefined) throw txError('header not found', { blockNumber: String(blockNumber) });
+      const trie = await createMPT({ db: this.db.trie, useKeyHashing: true, valueEncoding: 'view', common: this.common, root: block.header.stateRoot });
+      let sum = 0n;
+      await trie.walkAllValueNodes(async (node) => {
+        if (node instanceof LeafMPTNode) sum += createAccountFromRLP(node.value()).balance;
+      });
+      return sum;
     });
   }
 

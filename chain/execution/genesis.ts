@@ -33,6 +33,8 @@ export interface ConsensusParams {
   equivocationSlashBps: number;
   /** Unbonding period in seconds (default 7 days). */
   unbondingSeconds: number;
+  /** Voting period of a governance proposal in seconds (default 7 days). */
+  votingPeriodSeconds: number;
 }
 
 export interface GenesisValidator {
@@ -78,6 +80,7 @@ export const DEFAULT_CONSENSUS: Readonly<ConsensusParams> = Object.freeze({
   offlineSlashBpsPerDay: 10,
   equivocationSlashBps: 500,
   unbondingSeconds: 7 * 24 * 3600,
+  votingPeriodSeconds: 7 * 24 * 3600,
 });
 
 /** Default chain id of an EnergyMesh chain ("EM" = 0x454d). */
@@ -167,6 +170,7 @@ export function parseGenesis(input: unknown): Genesis {
         case 'offlineSlashBpsPerDay': consensus.offlineSlashBpsPerDay = toSafeNumber(value, field, 0); break;
         case 'equivocationSlashBps': consensus.equivocationSlashBps = toSafeNumber(value, field, 0); break;
         case 'unbondingSeconds': consensus.unbondingSeconds = toSafeNumber(value, field, 0); break;
+        case 'votingPeriodSeconds': consensus.votingPeriodSeconds = toSafeNumber(value, field, 1); break;
         case 'minStake': consensus.minStake = toBigInt(value, field); break;
         case 'blockReward': consensus.blockReward = toBigInt(value, field); break;
         default: throw invalid(field, 'unknown parameter');

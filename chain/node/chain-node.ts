@@ -140,7 +140,9 @@ export class ChainNode {
     const privateKey = this.options.validatorKey ?? loadOrCreateKeystore(join(this.options.dataDir, 'validator.keystore.json'), this.options.keystorePassword ?? '');
     this.key = new ValidatorKey(privateKey);
     const g = this.options.genesis;
-    const genesis = g === undefined ? embeddedGenesis(this.key.address) : isGenesis(g) ? g : parseGenesis(g);
+    const given = g === undefined ? embeddedGenesis(this.key.address) : isGenesis(g) ? g : parseGenesis(g);
+    // No genesis validators: this node's key is the one validator, with the minimum stake in the staking contract.
+    const genesis = given.validators.length > 0 ? given : { ...given, validators: [{ address: this.key.address, stake: given.consensus.minStake }] };
     const active = genesis.validators.length === 0 ? [this.key.address] : genesis.validators.map((v) => v.address);
     if (!active.includes(this.key.address)) {
       throw new EnergyMeshError('CONFIG_INVALID', 'embedded mode: the validator key is not a genesis validator', { details: { address: this.key.address } });
@@ -150,7 +152,14 @@ export class ChainNode {
     }
     const params = genesis.consensus;
     this.validatorSet = ValidatorSet.fromGenesis(params, genesis.validators.length > 0 ? genesis.validators : [{ address: this.key.address, stake: params.minStake }]);
-    this.chainRef = await Chain.open({ dataDir: join(this.options.dataDir, 'chaindata'), genesis, nativeCrypto: this.options.nativeCrypto ?? true });
+    const self = this.key.address;
+    this.chainRef = await Chain.open({
+      dataDir: join(this.options.dataDir, 'chaindata'),
+      genesis,
+      nativeCrypto: this.options.nativeCrypto ?? true,
+      // embedded: the one validator signs every certificate (offline penalties never apply)
+      signersOf: () => [self],
+    });
     this.finalized = this.chainRef.head.header.number;
     try {
       if (this.options.rpc !== false) {

@@ -11,6 +11,7 @@ import type { Event } from '../execution/emitter.ts';
 import { RpcError, RpcErrorCode } from './json-rpc.ts';
 import { formatBlock, formatLog, formatReceipt, formatTx, qty, type Json } from './format.ts';
 import * as p from './params.ts';
+import { stakingRpcMethods } from '../system/staking-rpc.ts';
 
 /** What the RPC layer needs from a node. */
 export interface RpcBackend {
@@ -148,6 +149,9 @@ export class EthApi {
     };
     const chain = (): Chain => this.chain;
 
+    // empos_validators, empos_params, empos_slashings, empos_proposals... from the staking system contract
+    // (take precedence over the node's extensions of the same name).
+    for (const [name, fn] of Object.entries(stakingRpcMethods(chain, (b) => this.stateBlock(b)))) h(name, fn);
     h('web3_clientVersion', () => this.backend.clientVersion);
     h('web3_sha3', async (params) => {
       const [d] = p.positional(params, 1, 1);

@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { bytesToHex } from '@ethereumjs/util';
+import { signTx, tempDir, testAccount, type TestAccount } from '../../test/integration/chain/helpers.ts';
+import { ValidatorKey, voteDigest } from '../consensus/certificate.ts';
+import { Chain, revertMessage } from '../execution/chain.ts';
+import { parseGenesis, WEI_PER_EB } from '../execution/genesis.ts';
+import { checkSupply } from './supply.ts';
+import { PARAMS, STAKING_ADDRESS, SYSTEM_ADDRESS, stakingInterface } from './system-contract.ts';
+import { activeValidators, pendingFees, proposals, slashRecords, stakingAccounting, stakingParams, validators } from './validator-registry.ts';
+
+const EB = WEI_PER_EB;
+const ACC = 10n ** 36n;
+
+describe('EMPoS staking system contract (on the Chain)', function () {
+  this.timeout(60_000);
+  let dir: ReturnType<typeof tempDir>;
+  let chain: Chain;
+  let t: bigint;
+  const [a, b, c] = [testAccount(0), testAccount(1), testAccount(2)];
+  let alice: TestAccount;
+  let dave: TestAccount;
+  const proposer = testAccount(50).address;
+
+  const genesisFile = () => ({
+    chainId: 4242,
+    alloc: Object.fromEntries([a, b, c, testAccount(10), testAccount(11)].map((x) => [x.address, (100_000n * EB).toString()])),
+    validators: [
+      { address: a.address, stake: (32_000n * EB).toString() },
+      { address: b.address, stake: (32_000n * EB).toString() },
+      { address: c.address, stake: (64_000n * EB).toString() },
+    ],
+    consensus: { unbondingSeconds: 100, votingPeriodSeconds: 1000 },
+  });
+
+  beforeEach(async () => {
+    dir = tempDir();
+    chain = await Chain.open({ dataDir: dir.path, genesis: parseGenesis(genesisFile()) });
+    // ahead of the wall clock, so eth_call (next block at max(now, parent + 1)) sees the parent's time + 1
+    t = BigInt(Math.floor(Date.now() / 1000)) + 864_000n;
+    for (const x of [a, b, c]) x.nonce = 0n;
+    alice = testAccount(10);
+    dave = testAccount(11);
+  });
+
+  afterEach(async () => {
+    await chain.close();
+    dir.remove();
+  });
+
+  const produce = (parentSigners?: string[], dt = 5n) => chain.produceBlock({ timestamp: (t += dt), coinbase: proposer, ...(parentSigners ? { parentSigners } : {}) });
+  const data = (fn: string, args: unknown[] = []) => stakingInterface.encodeFunctionData(fn, args);
+
+  /** Sends one call to the staking contract in its own block; returns the receipt and the fee paid. */
+  async function send(from: TestAccount, fn: string, args: unknown[] = [], value = 0n): Promise<{ status: number; fee: bigint }> {
+    await chain.submitRawTransaction(signTx(chain.common, from, { to: STAKING_ADDRESS, data: Uint8Array.from(Buffer.from(data(fn, args).slice(2), 'hex')), value, gasLimit: 1_000_000n }));
+    const { receipts } = await produce();
+    const r = receipts[0]!;
+    return { status: r.status, fee: BigInt(r.gasUsed) * BigInt(r.effectiveGasPrice) };
+  }
+
+  /** The revert message of a call (eth_call semantics). */
+  async function revertOf(from: TestAccount, fn: string, args: unknown[] = [], value = 0n): Promise<string> {
+    const res = await chain.call({ from: from.address, to: STAKING_ADDRESS, data: data(fn, args), value });
+    assert.ok(res.error !== undefined, `${fn} should revert`);
+    return revertMessage(res.error.data);
+  }
+
+  async function assertSupply(): Promise<void> {
+    const s = await checkSupply(chain);
+    assert.equal(s.unexplained, 0n, 'Σ balances = genesis supply + rewards');
+    assert.equal(s.contractDifference, 0n, 'contract balance = staked + unbonding + unclaimed fees + burned');
+    assert.ok(s.ok);
+  }
+
+  it('installs the contract at genesis with the genesis validators and parameters', async () => {
+    assert.ok((await chain.getCode(STAKING_ADDRESS)).length > 1000);
+    assert.equal((await chain.getAccount(STAKING_ADDRESS)).balance, 128_000n * EB, 'the stakes are the contract balance');
+    assert.equal((await chain.getAccount(SYSTEM_ADDRESS)).nonce, 0n, 'no trace of the system caller');
+    assert.deepEqual(
+      (await activeValidators(chain, 0n)).map((v) => [v.address, v.stake]),
+      [a, b, c].map((x) => [x.address, x === c ? 64_000n * EB : 32_000n * EB]).sort((x, y) => ((x[0] as string) < (y[0] as string) ? -1 : 1)),
+    );
+    const params = await stakingParams(chain);
+    assert.equal(params.minStake, 32_000n * EB);
+    assert.equal(params.unbondingSeconds, 100n);
+    assert.equal(params.offlineSlashBpsPerDay, 10n);
+    assert.equal(params.equivocationSlashBps, 500n);
+    assert.equal(params.maxValidators, 1000n);
+    assert.equal(params.blockTimeMs, 5000n);
+    await produce();
+    await assertSupply();
+    assert.equal((await checkSupply(chain)).genesisSupply, 500_000n * EB + 128_000n * EB);
+  });
+
+  it('stakes, unstakes into the unbonding queue and withdraws after the unbonding period, to the wei', async () => {
+    const start = (await chain.getAccount(dave.address)).balance;
+    assert.equal(await revertOf(dave, 'stake', [], 31_999n * EB), 'execution reverted: EMPoS: stake below minimum');
+    const s1 = await send(dave, 'stake', [], 40_000n * EB);
+    assert.equal(s1.status, 1);
+    assert.equal((await chain.getAccount(dave.address)).balance, start - 40_000n * EB - s1.fee);
+    let me = (await validators(chain)).find((v) => v.address === dave.address)!;
+    assert.equal(me.stake, 40_000n * EB);
+    assert.equal(me.status, 'active');
+    assert.ok((await activeValidators(chain)).some((v) => v.address === dave.address));
+
+    assert.equal(await revertOf(dave, 'unstake', [10_000n * EB]), 'execution reverted: EMPoS: remaining stake below minimum');
+    const s2 = await send(dave, 'unstake', [40_000n * EB]);
+    assert.equal(s2.status, 1);
+    me = (await validators(chain)).find((v) => v.address === dave.address)!;
+    assert.equal(me.stake, 0n);
+    assert.equal(me.unbonding, 40_000n * EB);
+    assert.equal(me.status, 'inactive');
+    assert.ok(!(await activeValidators(chain)).some((v) => v.address === dave.address));
+    const releaseAt = t + 100n;
+    assert.equal(await revertOf(dave, 'withdraw'), 'execution reverted: EMPoS: nothing to withdraw');
+    const early = await send(dave, 'withdraw');
+    assert.equal(early.status, 0, 'withdraw before the release time fails');
+    t = releaseAt - 5n; // the next block is at the release time
+    const s3 = await send(dave, 'withdraw');
+    assert.equal(s3.status, 1);
+    assert.equal((await chain.getAccount(dave.address)).balance, start - s1.fee - s2.fee - early.fee - s3.fee);
+    assert.equal((await validators(chain)).find((v) => v.address === dave.address)!.unbonding, 0n);
+    await assertSupply();
+  });
+
+  it('slashes 5 % and removes a double-signing validator on evidence anyone submits; refuses replayed and forged evidence', async () => {
+    const keyB = new ValidatorKey(b.keyHex);
+    const h1 = bytesToHex(new Uint8Array(32).fill(1));
+    const h2 = bytesToHex(new Uint8Array(32).fill(2));
+    const sig = (k: ValidatorKey, h: string, number = 7n, round = 1) => k.sign(voteDigest(4242n, number, round, h));
+    const evidence = [b.address, 7n, 1n, h1, sig(keyB, h1), h2, sig(keyB, h2)];
+    // the contract computes the same digest as consensus/certificate.ts
+    const onChain = await chain.call({ to: STAKING_ADDRESS, data: data('voteDigest', [7n, 1n, h1]) });
+    assert.equal(bytesToHex(onChain.returnValue), bytesToHex(voteDigest(4242n, 7n, 1, h1)));
+
+    assert.equal(await revertOf(alice, 'submitEvidence', [b.address, 7n, 1n, h1, sig(keyB, h1), h1, sig(keyB, h1)]), 'execution reverted: EMPoS: votes for the same block');
+    const forged = [c.address, 7n, 1n, h1, sig(keyB, h1), h2, sig(new ValidatorKey(c.keyHex), h2)];
+    assert.equal(await revertOf(alice, 'submitEvidence', forged), 'execution reverted: EMPoS: invalid evidence');
+    const otherRound = [b.address, 7n, 1n, h1, sig(keyB, h1), h2, sig(keyB, h2, 7n, 2)];
+    assert.equal(await revertOf(alice, 'submitEvidence', otherRound), 'execution reverted: EMPoS: invalid evidence');
+
+    const burnedBefore = (await stakingAccounting(chain)).burned;
+    const r = await send(alice, 'submitEvidence', evidence);
+    assert.equal(r.status, 1);
+    const vb = (await validators(chain)).find((v) => v.address === b.address)!;
+    assert.equal(vb.status, 'removed');
+    assert.equal(vb.stake, 32_000n * EB - 1_600n * EB, '5 % of 32,000 EB');
+    assert.equal(vb.slashed, 1_600n * EB);
+    assert.equal((await stakingAccounting(chain)).burned - burnedBefore, 1_600n * EB);
+    assert.ok(!(await activeValidators(chain)).some((v) => v.address === b.address), 'removed from the active set');
+    const rec = (await slashRecords(chain)).at(-1)!;
+    assert.deepEqual([rec.validator, rec.reason, rec.amount], [b.address, 'equivocation', 1_600n * EB]);
+
+    assert.equal(await revertOf(alice, 'submitEvidence', evidence), 'execution reverted: EMPoS: evidence already submitted');
+    const again = [b.address, 8n, 0n, h1, sig(keyB, h1, 8n, 0), h2, sig(keyB, h2, 8n, 0)];
+    assert.equal(await revertOf(alice, 'submitEvidence', again), 'execution reverted: EMPoS: validator already removed');
+    assert.equal(await revertOf(b, 'stake', [], 32_000n * EB), 'execution reverted: EMPoS: validator removed');
+    await assertSupply();
+  });
+
+  it('penalises a validator absent from the parent certificate by exactly 0.1 %/day pro rata to the time', async () => {
+    await produce();
+    const before = (await validators(chain)).find((v) => v.address === c.address)!.stake;
+    await produce([a.address, b.address], 10n); // c did not sign the parent: 10 s offline
+    const after1 = (await validators(chain)).find((v) => v.address === c.address)!;
+    const expected1 = (before * 10n * 10n) / (10_000n * 86_400n);
+    assert.equal(before - after1.stake, expected1);
+    assert.equal(after1.offlineSeconds, 10);
+    await produce([a.address, b.address], 3_600n); // an hour
+    const after2 = (await validators(chain)).find((v) => v.address === c.address)!;
+    assert.equal(after1.stake - after2.stake, (after1.stake * 10n * 3_600n) / (10_000n * 86_400n));
+    // the signers lost nothing; consecutive offline blocks make one record
+    assert.equal((await validators(chain)).find((v) => v.address === a.address)!.stake, 32_000n * EB);
+    const recs = (await slashRecords(chain)).filter((r) => r.reason === 'offline');
+    assert.equal(recs.length, 1);
+    assert.equal(recs[0]!.amount, before - after2.stake);
+    assert.equal(recs[0]!.toBlock - recs[0]!.fromBlock, 1n);
+    await produce(); // unknown signers: no penalty
+    assert.equal((await validators(chain)).find((v) => v.address === c.address)!.stake, after2.stake);
+    await assertSupply();
+  });
+
+  it('passes a parameter change with more than 2/3 of the stake and rejects one with 1/3 against', async () => {
+    assert.equal(await revertOf(alice, 'propose', [PARAMS.minStake, 50_000n * EB]), 'execution reverted: EMPoS: not an active validator');
+    assert.equal(await revertOf(a, 'propose', [PARAMS.maxValidators, 0n]), 'execution reverted: EMPoS: maxValidators out of range');
+    await send(a, 'propose', [PARAMS.minStake, 50_000n * EB]);
+    await send(a, 'vote', [0n, true]); // 32k of 128k
+    assert.equal((await proposals(chain))[0]!.state, 'open');
+    await send(b, 'vote', [0n, true]); // 64k = 1/2: not enough
+    assert.equal((await proposals(chain))[0]!.state, 'open');
+    assert.equal((await stakingParams(chain)).minStake, 32_000n * EB);
+    await send(c, 'vote', [0n, true]); // 128k > 2/3
+    const p0 = (await proposals(chain))[0]!;
+    assert.deepEqual([p0.state, p0.param, p0.value, p0.yes], ['executed', 'minStake', 50_000n * EB, 128_000n * EB]);
+    assert.equal((await stakingParams(chain)).minStake, 50_000n * EB);
+    assert.equal(await revertOf(dave, 'stake', [], 40_000n * EB), 'execution reverted: EMPoS: stake below minimum');
+
+    await send(c, 'propose', [PARAMS.blockTimeMs, 1000n]);
+    await send(c, 'vote', [1n, true]); // 64k = 1/2
+    await send(a, 'vote', [1n, false]); // 32k = 1/4 against: still open
+    assert.equal((await proposals(chain))[1]!.state, 'open');
+    await send(b, 'vote', [1n, false]); // 64k = 1/2 against ≥ 1/3: can never pass
+    assert.equal((await proposals(chain))[1]!.state, 'rejected');
+    assert.equal((await stakingParams(chain)).blockTimeMs, 5000n);
+    assert.equal(await revertOf(c, 'vote', [1n, true]), 'execution reverted: EMPoS: voting closed');
+
+    // governance slashing of a malicious validator: 100 % burns everything and removes it
+    await send(a, 'proposeSlash', [b.address, 10_000n]);
+    await send(a, 'vote', [2n, true]);
+    await send(c, 'vote', [2n, true]); // 96k of 128k
+    const vb = (await validators(chain)).find((v) => v.address === b.address)!;
+    assert.deepEqual([vb.stake, vb.status, vb.slashed], [0n, 'removed', 32_000n * EB]);
+    assert.equal((await slashRecords(chain)).at(-1)!.reason, 'governance');
+    // a proposal nobody votes on expires
+    await send(a, 'propose', [PARAMS.unbondingSeconds, 10n]);
+    t += 1001n;
+    await produce();
+    assert.equal((await proposals(chain))[3]!.state, 'expired');
+    await assertSupply();
+  });
+
+  it('shares every fee of a block among the active validators pro rata to stake, exactly to the wei', async () => {
+    const proposerBefore = (await chain.getAccount(proposer)).balance;
+    for (let i = 0; i < 3; i++) await chain.submitRawTransaction(signTx(chain.common, alice, { to: dave.address, value: 1n, gasLimit: 21_000n, maxPriorityFeePerGas: BigInt(i + 1) * 1_000_000_007n } as Parameters<typeof signTx>[2]));
+    const { receipts } = await produce();
+    assert.equal(receipts.length, 3);
+    const fees = receipts.reduce((s, r) => s + BigInt(r.gasUsed) * BigInt(r.effectiveGasPrice), 0n);
+    assert.equal((await chain.getAccount(proposer)).balance - proposerBefore, 2n * EB, 'the proposer gets the block reward only');
+    const acct = await stakingAccounting(chain);
+    assert.equal(acct.feesReceived, fees);
+    const total = 128_000n * EB;
+    const acc = (fees * ACC) / total;
+    const expected = new Map([[a.address, (32_000n * EB * acc) / ACC], [b.address, (32_000n * EB * acc) / ACC], [c.address, (64_000n * EB * acc) / ACC]]);
+    let sum = 0n;
+    for (const [addr, want] of expected) {
+      const got = await pendingFees(chain, addr);
+      assert.equal(got, want);
+      sum += got;
+    }
+    assert.ok(fees - sum >= 0n && fees - sum <= 3n, 'at most 1 wei of rounding per validator stays in the pool');
+    assert.equal((await checkSupply(chain)).feeDust, fees - sum);
+
+    // claiming pays exactly the share (the claim's own fee is shared in its block, after the claim)
+    const before = (await chain.getAccount(c.address)).balance;
+    const claim = await send(c, 'claimFees');
+    assert.equal(claim.status, 1);
+    assert.equal((await chain.getAccount(c.address)).balance, before + expected.get(c.address)! - claim.fee);
+    assert.equal((await stakingAccounting(chain)).feesClaimed, expected.get(c.address)!);
+    await assertSupply();
+  });
+
+  it('stays deterministic: a second node importing the blocks with the same certificate signers reaches the same state roots', async () => {
+    const signersOf = (n: bigint) => (n % 2n === 0n ? [a.address, c.address] : undefined);
+    await chain.close();
+    dir.remove();
+    dir = tempDir();
+    chain = await Chain.open({ dataDir: dir.path, genesis: parseGenesis(genesisFile()), signersOf });
+    const otherDir = tempDir();
+    const other = await Chain.open({ dataDir: otherDir.path, genesis: parseGenesis(genesisFile()), signersOf });
+    try {
+      await send(dave, 'stake', [], 32_000n * EB);
+      await send(a, 'propose', [PARAMS.maxValidators, 10n]);
+      await produce(undefined, 60n);
+      await produce(undefined, 60n);
+      for (let n = 1n; n <= chain.head.header.number; n++) await other.importBlock((await chain.getBlockByNumber(n))!);
+      assert.equal(bytesToHex(other.head.header.stateRoot), bytesToHex(chain.head.header.stateRoot));
+      assert.ok((await slashRecords(other)).some((r) => r.validator === b.address && r.reason === 'offline'), 'b missed blocks');
+      const tampered = tempDir();
+      const liar = await Chain.open({ dataDir: tampered.path, genesis: parseGenesis(genesisFile()), signersOf: () => [a.address, b.address, c.address, dave.address] });
+      try {
+        let refused = false;
+        for (let n = 1n; n <= chain.head.header.number && !refused; n++) {
+          await liar.importBlock((await chain.getBlockByNumber(n))!).catch(() => (refused = true));
+        }
+        assert.ok(refused, 'different signers → different penalties → state root mismatch');
+      } finally {
+        await liar.close();
+        tampered.remove();
+      }
+      await assertSupply();
+    } finally {
+      await other.close();
+      otherDir.remove();
+    }
+  });
+
+  it('keeps the total supply exact through a mixed sequence', async () => {
+    await send(dave, 'stake', [], 50_000n * EB);
+    await produce([a.address, b.address, dave.address], 600n); // c offline 10 min
+    await send(alice, 'stake', [], 32_000n * EB);
+    await send(dave, 'unstake', [50_000n * EB]);
+    const keyA = new ValidatorKey(a.keyHex);
+    const h1 = bytesToHex(new Uint8Array(32).fill(9));
+    const h2 = bytesToHex(new Uint8Array(32).fill(8));
+    await send(c, 'submitEvidence', [a.address, 3n, 0n, h1, keyA.sign(voteDigest(4242n, 3n, 0, h1)), h2, keyA.sign(voteDigest(4242n, 3n, 0, h2))]);
+    await send(b, 'claimFees');
+    t += 100n;
+    await send(dave, 'withdraw');
+    await send(c, 'claimFees');
+    const s = await checkSupply(chain);
+    assert.equal(s.unexplained, 0n);
+    assert.equal(s.contractDifference, 0n);
+    assert.equal(s.staking.burned, (await slashRecords(chain)).reduce((x, r) => x + r.amount, 0n));
+    assert.ok(s.staking.burned > 1_600n * EB);
+    assert.equal(s.circulating, s.genesisSupply + s.rewards - s.staking.burned - s.staking.totalStaked - s.staking.totalUnbonding - (s.staking.feesReceived - s.staking.feesClaimed));
+    assert.ok(s.ok);
+  });
+});
