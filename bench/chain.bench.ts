@@ -201,14 +201,16 @@ export async function run(): Promise<void> {
   console.log('chain: sustained ERC-20 transfers into the embedded chain (submit → execute → commit, fsync per block)');
   console.log('  (tx/s = wall clock; tx/CPU-s = per second of this process\'s CPU time, stable when the machine is shared)');
   const only = process.env.BENCH_CHAIN_ONLY;
-  for (const v of only === 'rpc' ? [] : variants) {
+  // BENCH_CHAIN_ONLY: 'direct' | 'rpc' | a part of a variant's name (e.g. '500/block').
+  const picked = only === undefined || only === 'direct' ? variants : variants.filter((v) => v.name.includes(only));
+  for (const v of only === 'rpc' ? [] : picked) {
     const r = await runVariant(v, bytecode);
     console.log(
       `  ${v.name.padEnd(42)} ${r.tps.toFixed(0).padStart(6)} tx/s ${r.cpuTps.toFixed(0).padStart(6)} tx/CPU-s  (${v.txs} txs, ${r.blocks} blocks, ` +
         `${(r.submitShare * 100).toFixed(0)} % in admission)`,
     );
   }
-  for (const blockTimeMs of only === 'direct' ? [] : [1000, 250]) {
+  for (const blockTimeMs of only === undefined || only === 'rpc' ? [1000, 250] : []) {
     const r = await runRpc(n, blockTimeMs, bytecode);
     console.log(
       `  ${`JSON-RPC batches → embedded node, ${blockTimeMs} ms blocks`.padEnd(42)} ${r.tps.toFixed(0).padStart(6)} tx/s ${r.cpuTps.toFixed(0).padStart(6)} tx/CPU-s  (${n} txs, ${r.blocks} blocks)`,

@@ -36,7 +36,7 @@ import { BlockStateManager } from '../storage/block-state-manager.ts';
 import { ChainDb } from '../storage/chain-db.ts';
 import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
-import { initChainCrypto, keccak256 } from './crypto.ts';
+import { freezeWithSender, initChainCrypto, keccak256, sharedTxCommon } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
 import { creditBlockFees, encodeBlockStart, installStakingContract, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
 import { Mempool, txError, type MempoolOptions } from './mempool.ts';
@@ -153,6 +153,8 @@ export class Chain {
   private readonly db: ChainDb;
   private readonly vm: VM;
   private readonly state: BlockStateManager;
+  /** The Common of decoded transactions (shared: see `sharedTxCommon`). */
+  private readonly txCommon: Common;
   private readonly lock = new Lock();
   private headBlock: Block;
   private readonly recentHashes: Map<bigint, Uint8Array>;
@@ -169,6 +171,7 @@ export class Chain {
     this.state = parts.state;
     this.headBlock = parts.head;
     this.mempool = new Mempool(parts.options.mempool);
+    this.txCommon = sharedTxCommon(parts.common);
     this.maxTxsPerBlock = parts.options.maxTxsPerBlock ?? Number.MAX_SAFE_INTEGER;
     this.signersOf = parts.options.signersOf;
   }
@@ -299,11 +302,16 @@ export class Chain {
     if (raw.length > MAX_TX_BYTES) throw txError('oversized data', { size: raw.length, max: MAX_TX_BYTES });
     let tx: TypedTransaction;
     try {
-      tx = createTxFromRLP(raw, { common: this.common });
+      tx = createTxFromRLP(raw, { common: this.txCommon, freeze: false });
     } catch (e) {
       const m = e instanceof Error ? e.message : String(e);
       if (/chain ?id/i.test(m)) throw txError('invalid chain id for signer', { cause: m });
       throw txError('rlp: invalid transaction', { cause: m });
+    }
+    try {
+      freezeWithSender(tx); // sender recovered once, cached for runTx
+    } catch {
+      Object.freeze(tx); // unsigned or bad signature: submitTransaction says which
     }
     return this.submitTransaction(tx);
   }
