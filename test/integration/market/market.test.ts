@@ -19,7 +19,8 @@ import { startInstance, type Instance } from '../../../core/instance.ts';
 import { topicName, type BusMessage } from '../../../core/bus/bus.ts';
 import { SettlementServiceKey, type SettlementService } from '../../../plugins/settlement/settlement-api.ts';
 import { EnergyLedgerClient, settlementClients, type SettlementClients } from '../../../chain/contracts/client.ts';
-import { verifyFromRpc } from '../../../plugins/market/cli.ts';
+import { Command } from 'commander';
+import { registerMarketCommands, verifyFromRpc } from '../../../plugins/market/cli.ts';
 import type { SettlementResult } from '../../../plugins/market/market-engine.ts';
 
 const EB = 10n ** 18n;
@@ -198,6 +199,40 @@ describe('market.p2p on the embedded chain', function () {
     assert.equal(msg?.value.fills.length, 3);
     const health = (await call('GET', '/api/v1/health', viewer)).json as unknown as { plugins: { id: string; health: { state: string; reason?: string } }[] };
     assert.equal(health.plugins.find((p) => p.id === 'market.p2p')?.health.state, 'up', JSON.stringify(health.plugins));
+  });
+
+  it('answers the CLI (market order|orders|results|verify) as an API client', async () => {
+    const run = async (...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
+      const out: string[] = [];
+      const err: string[] = [];
+      let code = -1;
+      const program = new Command('energymesh').exitOverride();
+      registerMarketCommands(program, { out: (l) => out.push(l), err: (l) => err.push(l) }, (c) => (code = c));
+      await program.parseAsync(['node', 'energymesh', 'market', ...args, '--url', url, '--token', args[0] === 'order' ? operator : viewer]);
+      return { code, out, err };
+    };
+    const i = settledInterval.toString();
+    const orders = await run('orders', '--interval', i);
+    assert.equal(orders.code, 0, orders.err.join('\n'));
+    assert.equal(orders.out.length, 5, orders.out.join('\n'));
+    assert.match(orders.out.join('\n'), /sell +3000 +0\.1 +filled +3000 +alice/);
+    assert.match(orders.out.join('\n'), /buy +1500 +0\.16 +partially-filled +1000 +carol/);
+    const results = await run('results', '--interval', i);
+    assert.equal(results.code, 0);
+    assert.match(results.out[0] ?? '', new RegExp(`^interval ${i} .*price 0\\.13 MC/kWh, 3000 Wh, 3 fills`));
+    const verify = await run('verify', '--interval', i);
+    assert.equal(verify.code, 0, verify.err.join('\n'));
+    assert.match(verify.out[0] ?? '', /OK — 4 orders recomputed: price 0\.13 MC\/kWh, 3000 Wh, 3 fills, equal to the settlement/);
+    const direct = await run('verify', '--interval', i, '--rpc', instance!.kernel.chainConnectors[0]!.rpcUrl(), '--market', s.addresses.market);
+    assert.equal(direct.code, 0, direct.err.join('\n'));
+    const unsettled = await run('verify', '--interval', (settledInterval + 50n).toString());
+    assert.equal(unsettled.code, 1);
+    assert.match(unsettled.err[0] ?? '', /NOT SETTLED/);
+    const refused = await run('order', '--account', 'alice', '--side', 'sell', '--amount-wh', '5', '--price-mc', '0.1', '--interval', '1');
+    assert.equal(refused.code, 1);
+    assert.match(refused.err[0] ?? '', /^energymesh: 400: the gate of interval 1 is closed/);
+    const usage = await run('order', '--account', 'alice', '--side', 'sell', '--amount-wh', '5');
+    assert.equal(usage.code, 2);
   });
 
   it('refuses malformed orders with 400 and a specific message, with no on-chain effect', async () => {
