@@ -152,14 +152,9 @@ export class ChainNode {
     }
     const params = genesis.consensus;
     this.validatorSet = ValidatorSet.fromGenesis(params, genesis.validators.length > 0 ? genesis.validators : [{ address: this.key.address, stake: params.minStake }]);
-    const self = this.key.address;
-    this.chainRef = await Chain.open({
-      dataDir: join(this.options.dataDir, 'chaindata'),
-      genesis,
-      nativeCrypto: this.options.nativeCrypto ?? true,
-      // embedded: the one validator signs every certificate (offline penalties never apply)
-      signersOf: () => [self],
-    });
+    // Embedded: no `signersOf` — the one validator signs every block and accounts that stake later take no
+    // part in this node's consensus, so no offline penalties apply (the network node passes the signers).
+    this.chainRef = await Chain.open({ dataDir: join(this.options.dataDir, 'chaindata'), genesis, nativeCrypto: this.options.nativeCrypto ?? true });
     this.finalized = this.chainRef.head.header.number;
     try {
       if (this.options.rpc !== false) {
