@@ -78,7 +78,7 @@ async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; 
   const alloc: Record<string, string> = { [deployer.address]: (1_000_000n * WEI_PER_EB).toString() };
   for (const s of senders) alloc[s.address] = (1000n * WEI_PER_EB).toString();
   const genesis = parseGenesis({ chainId: 17741, alloc, gasLimit: 1_000_000_000 });
-  const chain = await Chain.open({ dataDir: dir, genesis, nativeCrypto: v.nativeCrypto, maxTxsPerBlock: v.txsPerBlock });
+  const chain = await Chain.open({ dataDir: dir, genesis, nativeCrypto: v.nativeCrypto, maxTxsPerBlock: v.txsPerBlock, persistMempool: true });
   const ts = { t: BigInt(Math.floor(Date.now() / 1000)) };
   try {
     // Setup (not timed): deploy the token and give every sender a balance.

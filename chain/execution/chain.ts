@@ -34,6 +34,7 @@ import type { EVMMockBlockchainInterface } from '@ethereumjs/evm';
 import { EnergyMeshError } from '../../core/errors.ts';
 import { BlockStateManager } from '../storage/block-state-manager.ts';
 import { ChainDb } from '../storage/chain-db.ts';
+import { MempoolLog } from '../storage/mempool-log.ts';
 import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
 import { freezeWithSender, initChainCrypto, keccak256, sharedTxCommon } from './crypto.ts';
@@ -61,6 +62,11 @@ export interface ChainOptions {
   mempool?: Partial<MempoolOptions>;
   /** Most transactions per block (default: as many as fit the gas limit). */
   maxTxsPerBlock?: number;
+  /**
+   * Keep pending transactions across restarts in `dataDir/mempool.journal` (default false). A wallet
+   * resuming after a restart must then take its nonce from the pool (`pending`), as with geth's journal.
+   */
+  persistMempool?: boolean;
   /**
    * The signers of block `number`'s finality certificate, for the offline penalties the staking contract
    * applies at the start of block `number + 1` (a block-start system call). Undefined (or no hook): not
@@ -155,6 +161,8 @@ export class Chain {
   private readonly state: BlockStateManager;
   /** The Common of decoded transactions (shared: see `sharedTxCommon`). */
   private readonly txCommon: Common;
+  /** Pending transactions' log in the data dir (set once replayed at open). */
+  private mempoolLog: MempoolLog | undefined;
   private readonly lock = new Lock();
   private headBlock: Block;
   private readonly recentHashes: Map<bigint, Uint8Array>;
@@ -219,6 +227,7 @@ export class Chain {
         const b = n === head.header.number ? head : Chain.decodeBlock((await db.blockRlp(n)) ?? new Uint8Array(), common);
         recent.set(n, b.hash());
       }
+      if (options.persistMempool === true) await chain.restoreMempool(options.dataDir);
       return chain;
     } catch (e) {
       await db.close();
@@ -287,7 +296,31 @@ export class Chain {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.lock.run(() => this.db.close());
+    await this.lock.run(async () => {
+      this.mempoolLog?.close();
+      await this.db.close();
+    });
+  }
+
+  /** Replays the pending-transaction log through admission (included or now invalid ones drop out), then compacts it. */
+  private async restoreMempool(dataDir: string): Promise<void> {
+    const { log, pending } = MempoolLog.open(dataDir);
+    for (const raw of pending) {
+      try {
+        await this.submitRawTransaction(raw);
+      } catch {
+        // included by a block since, or no longer valid
+      }
+    }
+    this.mempoolLog = log;
+    log.rewrite(this.mempool.all().map((p) => p.tx.serialize()));
+  }
+
+  /** After a block: rewrites the log with the pool once dead records outnumber live ones. */
+  private pruneMempoolLog(): void {
+    const log = this.mempoolLog;
+    if (log === undefined || log.size <= 2 * this.mempool.size + 256) return;
+    log.rewrite(this.mempool.all().map((p) => p.tx.serialize()));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -335,6 +368,7 @@ export class Chain {
     return this.lock.run(async () => {
       const account = await this.state.getAccount(createAddressFromString(sender));
       this.mempool.add(tx, hash, sender, { nonce: account?.nonce ?? 0n, balance: account?.balance ?? 0n });
+      this.mempoolLog?.append(tx.serialize()); // survives a restart (chain/storage/mempool-log.ts)
       return hash;
     });
   }
@@ -390,6 +424,7 @@ export class Chain {
       for (const s of new Set(exec.included.map((p) => p.sender))) {
         this.mempool.prune(s, (nonces.get(s) ?? 0n) + BigInt(exec.included.filter((p) => p.sender === s).length));
       }
+      this.pruneMempoolLog();
       return result;
     } catch (e) {
       await this.state.setStateRoot(parent.header.stateRoot);
@@ -438,6 +473,7 @@ export class Chain {
           const acc = await this.state.getAccount(createAddressFromString(sender));
           this.mempool.prune(sender, acc?.nonce ?? 0n);
         }
+        this.pruneMempoolLog();
         return result;
       } catch (e) {
         await this.state.setStateRoot(parent.header.stateRoot);

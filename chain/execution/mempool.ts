@@ -126,6 +126,11 @@ export class Mempool {
     for (const [nonce, p] of txs) if (nonce < stateNonce) this.remove(p.hash);
   }
 
+  /** Every pooled transaction in arrival order (for the pending-transaction log). */
+  all(): PooledTx[] {
+    return [...this.byHash.values()].sort((a, b) => a.seq - b.seq);
+  }
+
   senders(): string[] {
     return [...this.bySender.keys()];
   }
