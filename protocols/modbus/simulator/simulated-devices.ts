@@ -17,7 +17,7 @@ export interface SimulatedDeviceOptions {
   id: string;
   /** Generic devices: number of holding registers (default 100). */
   registers?: number;
-  /** PV: rated power in W (default 10000); battery: max charge/discharge power (default 5000). */
+  /** PV: rated power in W (default 10000); battery: max charge/discharge power (default 5000); meter: PV behind the meter (default 0). */
   ratedW?: number;
   /** Battery capacity in Wh (default 10000). */
   capacityWh?: number;
@@ -308,6 +308,8 @@ export class RevenueMeter implements SimulatedDevice {
   readonly image: SunSpecImage;
   private readonly dayLengthS: number;
   private readonly random: () => number;
+  /** Rated power of a PV system behind the meter (a prosumer exports when it out-produces the load). */
+  private readonly pvRatedW: number;
   private imported = 0;
   private exported = 0;
   private vah = 0;
@@ -317,6 +319,7 @@ export class RevenueMeter implements SimulatedDevice {
     this.id = o.id;
     this.dayLengthS = o.dayLengthS ?? 86_400;
     this.random = rng(o.seed ?? seedOf(o.id));
+    this.pvRatedW = o.ratedW ?? 0;
     const img = (this.image = new SunSpecImage(this.bank, [1, 203], o.sunspecBase ?? 40000));
     common(img, 'Revenue meter sim', o.id);
     const sfs: [string, number][] = [
@@ -341,7 +344,9 @@ export class RevenueMeter implements SimulatedDevice {
     const h = hourOfDay(nowMs, this.dayLengthS);
     // Morning and evening peaks over a base load, with noise.
     const profile = 1500 + 1200 * Math.exp(-((h - 8) ** 2) / 4) + 2000 * Math.exp(-((h - 19) ** 2) / 6);
-    const w = profile * (1 + (this.random() - 0.5) * 0.1);
+    const load = profile * (1 + (this.random() - 0.5) * 0.1);
+    const pv = this.pvRatedW * Math.max(0, Math.sin((Math.PI * (h - 6)) / 12)) * (0.9 + this.random() * 0.1);
+    const w = load - pv; // positive: import
     const pf = 0.95;
     const va = w / pf;
     const q = Math.sqrt(va * va - w * w);
@@ -383,6 +388,10 @@ export class RevenueMeter implements SimulatedDevice {
 
   get importedWh(): number {
     return this.imported;
+  }
+
+  get exportedWh(): number {
+    return this.exported;
   }
 }
 
