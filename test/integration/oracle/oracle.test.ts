@@ -157,6 +157,23 @@ describe('metering oracle in the kernel', function () {
       ]);
     }
     assert.equal(lineage.topic, 'energymesh.telemetry');
+
+    // each attested reading is published on <prefix>.readings
+    const published: { meter: string; interval: number; exportWh: number; importWh: number; txHash?: string }[] = [];
+    const rsub = await i.kernel.bus.subscribe<(typeof published)[number]>(topicName(i.kernel.bus.prefix, 'readings'), { group: 'test.readings', fromBeginning: true }, (batch) => {
+      for (const m of batch) published.push(m.value);
+    });
+    await until('readings on the bus', () => published.length >= 4);
+    await rsub.close();
+    assert.deepEqual(
+      published.map((r) => [r.meter, r.interval - X, r.exportWh, r.importWh, typeof r.txHash]).sort(),
+      [
+        ['house-1', 0, 100, 500, 'string'],
+        ['house-1', 1, 300, 200, 'string'],
+        ['pv-1', 0, 100, 0, 'string'],
+        ['pv-1', 1, 100, 0, 'string'],
+      ],
+    );
   });
 
   it('after a restart with a lost response (readings back in the outbox) finds them on chain and never replays', async () => {
@@ -209,6 +226,19 @@ describe('metering oracle in the kernel', function () {
     await i.kernel.pipeline.ingest([{ ...sample('x', 3, CUTOFF_S + 2, 0, t(3, CUTOFF_S + 2)), deviceId: 'other' }]);
     await until('X+2 attested', async () => (await c.registry.lastInterval(house)) === BigInt(X + 2));
     assert.deepEqual(await c.registry.readingOf(house, BigInt(X + 2)), { meterId: house, interval: BigInt(X + 2), exportWh: 0n, importWh: 200n, flags: 0 });
+    // pv-1 sent nothing after X+2 began: its X+2 is submitted all the same, 0 Wh flagged incomplete
+    const pv = s.meterId('pv-1');
+    assert.deepEqual(await c.registry.readingOf(pv, BigInt(X + 2)), { meterId: pv, interval: BigInt(X + 2), exportWh: 0n, importWh: 0n, flags: 2 });
+
+    // pv-1 data for X+2 arriving after its cut-off is late: counted, not attested; the next reading says so
+    await i.kernel.pipeline.ingest([{ deviceId: 'pv-1', pointId: 'ac-power', ts: t(2, 120), receivedAt: t(3, 90), value: 1200, quality: { status: 'good', flags: [] }, protocol: 'test' }]);
+    await until('late data counted', async () => ((await (await api(i, 'status')).json()) as { counters: { lateRecords: number } }).counters.lateRecords === 1);
+    const status = (await (await api(i, 'status')).json()) as { counters: { lateRecords: number; lateWh: number } };
+    assert.ok(Math.abs(status.counters.lateWh - 40) < 1e-9, `1200 W for 120 s = 40 Wh late, got ${status.counters.lateWh}`);
+    await i.kernel.pipeline.ingest([{ deviceId: 'other', pointId: 'x', ts: t(4, CUTOFF_S + 3), receivedAt: t(4, CUTOFF_S + 3), value: 0, quality: { status: 'good', flags: [] }, protocol: 'test' }]);
+    await until('X+3 attested', async () => (await c.registry.lastInterval(pv)) === BigInt(X + 3));
+    assert.equal((await c.registry.readingOf(pv, BigInt(X + 2)))?.exportWh, 0n, 'never re-attested');
+    assert.equal((await c.registry.readingOf(pv, BigInt(X + 3)))?.flags, 2 | 4, 'incomplete, and late data was refused since the last reading');
   });
 
   it('answers malformed or unknown reading queries with 400 and a reason', async () => {
