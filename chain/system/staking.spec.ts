@@ -5,7 +5,7 @@ import { ValidatorKey, voteDigest } from '../consensus/certificate.ts';
 import { Chain, revertMessage } from '../execution/chain.ts';
 import { parseGenesis, WEI_PER_EB } from '../execution/genesis.ts';
 import { checkSupply } from './supply.ts';
-import { PARAMS, STAKING_ADDRESS, SYSTEM_ADDRESS, stakingInterface } from './system-contract.ts';
+import { MIN_BASE_FEE_SLOT, PARAMS, STAKING_ADDRESS, SYSTEM_ADDRESS, stakingInterface } from './system-contract.ts';
 import { activeValidators, pendingFees, proposals, slashRecords, stakingAccounting, stakingParams, validators } from './validator-registry.ts';
 
 const EB = WEI_PER_EB;
@@ -217,6 +217,30 @@ describe('EMPoS staking system contract (on the Chain)', function () {
     await produce();
     assert.equal((await proposals(chain))[3]!.state, 'expired');
     await assertSupply();
+  });
+
+  it('applies a governed minBaseFee as the floor of the EIP-1559 base fee, on import too', async () => {
+    const floor = 2_000_000_000n;
+    await send(a, 'propose', [PARAMS.minBaseFee, floor]);
+    await send(a, 'vote', [0n, true]);
+    await send(c, 'vote', [0n, true]);
+    assert.equal((await stakingParams(chain)).minBaseFee, floor);
+    assert.equal(BigInt(bytesToHex(await chain.getStorageAt(STAKING_ADDRESS, new Uint8Array([Number(MIN_BASE_FEE_SLOT)])))), floor, 'the slot the chain reads');
+    assert.equal(chain.nextBaseFee(), floor);
+    const { block } = await produce();
+    assert.equal(block.header.baseFeePerGas, floor, 'without the floor the base fee would fall below 1 gwei in empty blocks');
+    assert.ok(block.header.calcNextBaseFee() < floor);
+    assert.equal((await produce()).block.header.baseFeePerGas, floor);
+    const otherDir = tempDir();
+    const other = await Chain.open({ dataDir: otherDir.path, genesis: parseGenesis(genesisFile()) });
+    try {
+      for (let n = 1n; n <= chain.head.header.number; n++) await other.importBlock((await chain.getBlockByNumber(n))!);
+      assert.equal(bytesToHex(other.head.header.stateRoot), bytesToHex(chain.head.header.stateRoot));
+      assert.equal(other.nextBaseFee(), floor);
+    } finally {
+      await other.close();
+      otherDir.remove();
+    }
   });
 
   it('shares every fee of a block among the active validators pro rata to stake, exactly to the wei', async () => {

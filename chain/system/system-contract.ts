@@ -11,7 +11,7 @@
  * (or, on import, refused) rather than built with fees or penalties silently lost.
  */
 import type { Block } from '@ethereumjs/block';
-import { Account, createAddressFromString, hexToBytes, type PrefixedHexString } from '@ethereumjs/util';
+import { Account, bigIntToBytes, bytesToBigInt, createAddressFromString, hexToBytes, setLengthLeft, type Address, type PrefixedHexString } from '@ethereumjs/util';
 import type { VM } from '@ethereumjs/vm';
 import { Interface } from 'ethers';
 import { EnergyMeshError } from '../../core/errors.ts';
@@ -125,6 +125,19 @@ export async function installStakingContract(vm: VM, genesis: Genesis, genesisBl
   } catch (e) {
     throw new EnergyMeshError('CONFIG_INVALID', 'genesis: the staking contract refused the validators or parameters', { cause: e });
   }
+}
+
+/**
+ * Storage slot of `Params.minBaseFee` in EmposStaking (slot 0: `initialized`; the `Params` struct from slot
+ * 1: blockTimeMs, minBaseFee, …). `staking.spec.ts` checks it against `params()`.
+ */
+export const MIN_BASE_FEE_SLOT = 2n;
+
+/** The governed base-fee floor, read straight from the contract's storage (0 without the contract). */
+export async function readMinBaseFee(state: { getStorage(address: Address, key: Uint8Array): Promise<Uint8Array> }): Promise<bigint> {
+  const key = setLengthLeft(bigIntToBytes(MIN_BASE_FEE_SLOT), 32);
+  const v = await state.getStorage(STAKING, key);
+  return v.length === 0 ? 0n : bytesToBigInt(v);
 }
 
 /** `onBlockStart(signers, known)`: offline accounting for the previous block's certificate. */
