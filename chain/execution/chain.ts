@@ -39,7 +39,7 @@ import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
 import { freezeWithSender, initChainCrypto, keccak256, sharedTxCommon } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
-import { creditBlockFees, encodeBlockStart, installStakingContract, readMinBaseFee, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
+import { creditBlockFees, encodeBlockStart, installStakingContract, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
 import { Mempool, txError, type MempoolOptions } from './mempool.ts';
 import {
   decodeStoredReceipts,
@@ -73,6 +73,19 @@ export interface ChainOptions {
    * known, no penalty. Must answer the same on every validator (from the certificate the block carries).
    */
   signersOf?: (number: bigint) => Promise<readonly string[] | undefined> | readonly string[] | undefined;
+}
+
+export interface ProduceOptions {
+  /** Unix seconds (raised to the parent's if earlier). */
+  timestamp: bigint;
+  /** The proposer: gets the block reward and the priority fees. */
+  coinbase: string;
+  /** Returns the seal (proposer signature, certificate) stored with the block. */
+  seal?: (hash: Uint8Array) => Uint8Array;
+  /** Header extraData (≤ 32 bytes; default 'EMPoS'). */
+  extraData?: Uint8Array;
+  /** Signers of the parent's finality certificate (offline penalties); default `ChainOptions.signersOf`. */
+  parentSigners?: readonly string[];
 }
 
 /** A committed block with what the node keeps beside it. */
@@ -168,8 +181,6 @@ export class Chain {
   private readonly recentHashes: Map<bigint, Uint8Array>;
   private readonly maxTxsPerBlock: number;
   private readonly signersOf: ChainOptions['signersOf'];
-  /** The staking contract's `minBaseFee` in the head state (governed base-fee floor). */
-  private minBaseFee = 0n;
   private closed = false;
 
   private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: BlockStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
@@ -225,7 +236,6 @@ export class Chain {
         await state.setStateRoot(head.header.stateRoot);
       }
       const chain = new Chain({ common, genesis: options.genesis, db, vm, state, head, options, recent });
-      await chain.refreshSystemParams();
       for (let n = head.header.number, i = 0; n >= 0n && i < 256; n--, i++) {
         const b = n === head.header.number ? head : Chain.decodeBlock((await db.blockRlp(n)) ?? new Uint8Array(), common);
         recent.set(n, b.hash());
@@ -291,20 +301,9 @@ export class Chain {
     return this.genesis.chainId;
   }
 
-  /** Base fee of the next block (EIP-1559 from the head, at least the governed `minBaseFee`). */
+  /** Base fee of the next block (EIP-1559 from the head). */
   nextBaseFee(): bigint {
-    return this.baseFeeAfter(this.headBlock);
-  }
-
-  /** EIP-1559 base fee after `parent` (the head), floored at the staking contract's `minBaseFee` of the head state. */
-  private baseFeeAfter(parent: Block): bigint {
-    const fee = parent.header.calcNextBaseFee();
-    return fee < this.minBaseFee ? this.minBaseFee : fee;
-  }
-
-  /** Re-reads the governed parameters the chain applies from the head state (after each committed block). */
-  private async refreshSystemParams(): Promise<void> {
-    this.minBaseFee = await readMinBaseFee(this.state);
+    return this.headBlock.header.calcNextBaseFee();
   }
 
   async close(): Promise<void> {
@@ -395,22 +394,36 @@ export class Chain {
    * the parent's if earlier) and `coinbase` (the proposer, who gets the block reward and the priority fees).
    * `seal(hash)` returns the proposer signature and certificate stored with the block.
    */
-  async produceBlock(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array; parentSigners?: readonly string[] }): Promise<CommittedBlock> {
+  async produceBlock(opts: ProduceOptions): Promise<CommittedBlock> {
     return this.lock.run(() => this.produceLocked(opts));
   }
 
-  private headerFor(parent: Block, timestamp: bigint, coinbase: Address): HeaderData {
+  /**
+   * Builds and executes the next block from the pool like `produceBlock` but does not commit it: the
+   * state goes back to the head and the pool is unchanged (a proposal that becomes final later is
+   * committed with `importBlock`). Used by the validator network, where a block is final only with votes.
+   */
+  async buildProposal(opts: Omit<ProduceOptions, 'seal'>): Promise<CommittedBlock> {
+    return this.lock.run(() => this.produceLocked({ ...opts, dryRun: true }));
+  }
+
+  /** Checks a proposed block like `importBlock` (re-execution, every root) without committing it. */
+  async verifyBlock(block: Block): Promise<CommittedBlock> {
+    return this.importBlock(block, undefined, true);
+  }
+
+  private headerFor(parent: Block, timestamp: bigint, coinbase: Address, extraData: Uint8Array = EXTRA_DATA): HeaderData {
     return {
       parentHash: parent.hash(),
       number: parent.header.number + 1n,
       timestamp,
       coinbase,
       gasLimit: parent.header.gasLimit,
-      baseFeePerGas: this.baseFeeAfter(parent),
+      baseFeePerGas: parent.header.calcNextBaseFee(),
       difficulty: 0n,
       nonce: new Uint8Array(8),
       mixHash: parent.hash(),
-      extraData: EXTRA_DATA,
+      extraData,
       withdrawalsRoot: KECCAK256_RLP,
       parentBeaconBlockRoot: ZERO32,
       blobGasUsed: 0n,
@@ -418,12 +431,12 @@ export class Chain {
     };
   }
 
-  private async produceLocked(opts: { timestamp: bigint; coinbase: string; seal?: (hash: Uint8Array) => Uint8Array; parentSigners?: readonly string[] }): Promise<CommittedBlock> {
+  private async produceLocked(opts: ProduceOptions & { dryRun?: boolean }): Promise<CommittedBlock> {
     if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
     const parent = this.headBlock;
     // Seconds resolution: with sub-second block times consecutive blocks may share a timestamp (never go back).
     const timestamp = opts.timestamp > parent.header.timestamp ? opts.timestamp : parent.header.timestamp;
-    const headerData = this.headerFor(parent, timestamp, toAddress(opts.coinbase, 'coinbase'));
+    const headerData = this.headerFor(parent, timestamp, toAddress(opts.coinbase, 'coinbase'), opts.extraData);
     const nonces = new Map<string, bigint>();
     const candidates = await this.mempool.executable(async (s) => {
       const a = await this.state.getAccount(createAddressFromString(s));
@@ -433,7 +446,11 @@ export class Chain {
     });
     try {
       const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners);
-      const result = await this.finishBlock(headerData, exec, opts.seal);
+      const result = await this.finishBlock(headerData, exec, opts.seal, undefined, opts.dryRun === true);
+      if (opts.dryRun === true) {
+        await this.state.setStateRoot(parent.header.stateRoot);
+        return result;
+      }
       for (const p of exec.included) this.mempool.remove(p.hash);
       for (const s of new Set(exec.included.map((p) => p.sender))) {
         this.mempool.prune(s, (nonces.get(s) ?? 0n) + BigInt(exec.included.filter((p) => p.sender === s).length));
@@ -452,7 +469,7 @@ export class Chain {
    * bloom, gas used) matches. Throws `INVALID_ARGUMENT` (`details.rpcMessage` says what) and leaves the
    * chain at its head otherwise. Same block in, same state root out: execution is deterministic.
    */
-  async importBlock(block: Block, seal?: Uint8Array): Promise<CommittedBlock> {
+  async importBlock(block: Block, seal?: Uint8Array, dryRun = false): Promise<CommittedBlock> {
     return this.lock.run(async () => {
       if (this.closed) throw new EnergyMeshError('NOT_CONNECTED', 'chain is closed');
       const parent = this.headBlock;
@@ -463,7 +480,8 @@ export class Chain {
       if (h.number !== parent.header.number + 1n) fail(`expected height ${parent.header.number + 1n}`);
       if (bytesToHex(h.parentHash) !== bytesToHex(parent.hash())) fail('parent hash does not match the head');
       if (h.timestamp < parent.header.timestamp) fail('timestamp before the parent');
-      const expected = this.headerFor(parent, h.timestamp, h.coinbase);
+      // extraData: 'EMPoS' or, in the validator network, the 32-byte commitment to the parent's certificate (checked by consensus).
+      const expected = this.headerFor(parent, h.timestamp, h.coinbase, h.extraData.length === 32 ? h.extraData : EXTRA_DATA);
       const built = createBlock({ header: expected }, { common: this.common, freeze: true }).header;
       if (h.gasLimit !== built.gasLimit) fail('gas limit differs from the parent');
       if (h.baseFeePerGas !== built.baseFeePerGas) fail('wrong base fee');
@@ -481,7 +499,11 @@ export class Chain {
       }
       try {
         const exec = await this.executeTxs(parent, expected, candidates, 'import');
-        const result = await this.finishBlock(expected, exec, seal === undefined ? undefined : () => seal, block);
+        const result = await this.finishBlock(expected, exec, seal === undefined ? undefined : () => seal, block, dryRun);
+        if (dryRun) {
+          await this.state.setStateRoot(parent.header.stateRoot);
+          return result;
+        }
         for (const c of candidates) this.mempool.remove(c.hash);
         for (const sender of new Set(candidates.map((c) => c.sender))) {
           const acc = await this.state.getAccount(createAddressFromString(sender));
@@ -504,7 +526,7 @@ export class Chain {
     const signers = parentSigners ?? (await this.signersOf?.(parent.header.number));
     await systemCall(this.vm, context, encodeBlockStart(signers));
     const skippedSenders = new Set<string>();
-    const baseFee = context.header.baseFeePerGas ?? parent.header.calcNextBaseFee();
+    const baseFee = parent.header.calcNextBaseFee();
     const gasLimit = parent.header.gasLimit;
     let sinceYield = 0;
     for (const p of candidates) {
@@ -563,7 +585,7 @@ export class Chain {
   }
 
   /** Pays the block reward, computes the roots, checks them against `expected` (import), commits. */
-  private async finishBlock(headerData: HeaderData, exec: Execution, seal: ((hash: Uint8Array) => Uint8Array) | undefined, expected?: Block): Promise<CommittedBlock> {
+  private async finishBlock(headerData: HeaderData, exec: Execution, seal: ((hash: Uint8Array) => Uint8Array) | undefined, expected?: Block, dryRun = false): Promise<CommittedBlock> {
     const reward = this.genesis.consensus.blockReward;
     if (reward > 0n) {
       const coinbase = headerData.coinbase as Address;
@@ -595,6 +617,7 @@ export class Chain {
       throw txError(`invalid block ${e.number}: ${what}`, { number: e.number.toString() });
     }
     const hash = block.hash();
+    if (dryRun) return { block, receipts: exec.stored, dropped: exec.dropped };
     await this.db.commitBlock({
       number: block.header.number,
       hash,
@@ -604,7 +627,6 @@ export class Chain {
       txHashes: exec.included.map((p) => p.tx.hash()),
     });
     this.headBlock = block;
-    await this.refreshSystemParams();
     this.recentHashes.set(block.header.number, hash);
     this.recentHashes.delete(block.header.number - 256n);
     return { block, receipts: exec.stored, dropped: exec.dropped };

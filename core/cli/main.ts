@@ -17,6 +17,7 @@ import { Kernel } from '../kernel.ts';
 import { createLogger, silentLogger } from '../logging/logger.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { builtinPlugins } from '../plugins/plugin-resolver.ts';
+import { chainCommand } from '../../chain/cli/chain-cli.ts';
 
 /** The config `start` uses when none is given. */
 export const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'examples', 'demo', 'energymesh.yaml');
@@ -51,6 +52,8 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
     .action(async (file: string) => {
       exitCode = await validate(file, io);
     });
+
+  program.addCommand(chainCommand(io));
 
   const plugins = program.command('plugins').description('plugins');
   plugins
