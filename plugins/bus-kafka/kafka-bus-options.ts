@@ -137,8 +137,12 @@ export function withDefaults(partial: Partial<KafkaBusConfig> & { brokers: strin
   };
 }
 
-/** kafkajs client settings: brokers, TLS, SASL, timeouts, our logger, and the address map. */
-export function kafkaClientConfig(config: KafkaBusConfig, logger: Logger): KafkaConfig {
+/**
+ * kafkajs client settings: brokers, TLS, SASL, timeouts, our logger, and the address map. With `inspect`
+ * the client logs at debug level and every kafkajs log entry goes through `inspect` first (which may throw
+ * into kafkajs: see fetch-loop-guard.ts); entries reach our logger only when its level enables them.
+ */
+export function kafkaClientConfig(config: KafkaBusConfig, logger: Logger, inspect?: (entry: LogEntry) => void): KafkaConfig {
   if (!Array.isArray(config.brokers) || config.brokers.length === 0) {
     throw new EnergyMeshError('CONFIG_INVALID', 'bus.kafka: brokers must name at least one host:port');
   }
@@ -157,8 +161,8 @@ export function kafkaClientConfig(config: KafkaBusConfig, logger: Logger): Kafka
     // kafkajs' own retries stay short: the forwarder and the consumer supervisor retry with our back-off.
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
     socketFactory: socketFactory(config.addressMap),
-    logLevel: logLevel.WARN,
-    logCreator: kafkaLogCreator(logger),
+    logLevel: inspect === undefined ? logLevel.WARN : logLevel.DEBUG,
+    logCreator: kafkaLogCreator(logger, inspect),
   };
 }
 
@@ -180,11 +184,12 @@ function socketFactory(addressMap: Record<string, string>): ISocketFactory {
 }
 
 /** Routes kafkajs' log lines into our logger (its connection errors during an outage at debug: we report them ourselves). */
-function kafkaLogCreator(logger: Logger): logCreator {
+function kafkaLogCreator(logger: Logger, inspect?: (entry: LogEntry) => void): logCreator {
   const log = logger.child({ component: 'kafkajs' });
-  return () =>
-    ({ level, log: entry }: LogEntry) => {
-      const { message, ...rest } = entry;
-      log.debug({ ...rest, kafkajsLevel: level }, `kafkajs: ${String(message)}`);
-    };
+  return () => (e: LogEntry) => {
+    inspect?.(e);
+    if (e.level > logLevel.WARN && !log.isLevelEnabled('debug')) return;
+    const { message, ...rest } = e.log;
+    log.debug({ ...rest, kafkajsLevel: e.level, kafkajsNamespace: e.namespace }, `kafkajs: ${String(message)}`);
+  };
 }

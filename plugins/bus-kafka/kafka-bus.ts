@@ -41,6 +41,7 @@ import { EnergyMeshError, errorMessage } from '../../core/errors.ts';
 import type { Logger } from '../../core/logging/logger.ts';
 import { silentLogger } from '../../core/logging/logger.ts';
 import { DedupWindow, deviceSeqOf } from './dedup-window.ts';
+import { FetchLoopGuard } from './fetch-loop-guard.ts';
 import { kafkaClientConfig } from './kafka-bus-options.ts';
 import type { KafkaBusConfig } from './kafka-bus-options.ts';
 import { checkRecord } from './record-check.ts';
@@ -48,7 +49,11 @@ import { TopicSpool } from './topic-spool.ts';
 
 /** Subscribe options of the Kafka bus: the core's, plus de-duplication by (deviceId, seq). */
 export interface KafkaSubscribeOptions extends SubscribeOptions {
-  /** Drop records whose (deviceId, seq) is at or below the highest seen for that device (see dedup-window.ts). */
+  /**
+   * Drop records whose (deviceId, seq) is at or below the highest handled for that device (see dedup-window.ts).
+   * The high-waters are journaled under `<dataDir>/kafka-dedup/<group>/<topic>.jsonl` before each offset
+   * commit, so they survive a restart.
+   */
   dedup?: boolean;
 }
 
@@ -58,6 +63,11 @@ export interface KafkaBusOptions {
   dataDir: string;
   config: KafkaBusConfig;
   logger?: Logger;
+  /**
+   * Diagnostics: sees every kafkajs log line of the bus's consumers, debug included, with the consumer's
+   * group (the stop test uses it to stop the bus at a chosen moment of kafkajs' fetch loop).
+   */
+  consumerLogTap?: (group: string, entry: { namespace: string; label: string; message: string }) => void;
 }
 
 /** Header names on dead-lettered records. */
@@ -103,6 +113,9 @@ class KafkaSubscription implements Subscription {
   release: (() => void) | null = null;
   readonly lagByPartition = new Map<number, number>();
   readonly dedup: DedupWindow | null;
+  guard: FetchLoopGuard | null = null;
+  /** Times a fetch-loop guard ended a kafkajs fetch loop at a stop (see fetch-loop-guard.ts). */
+  fetchLoopAborts = 0;
   delivered = 0;
   redeliveries = 0;
   deadLettered = 0;
@@ -116,8 +129,9 @@ class KafkaSubscription implements Subscription {
     readonly options: KafkaSubscribeOptions,
     readonly handler: MessageHandler<unknown>,
     private readonly owner: KafkaBus,
+    dedupFile: string,
   ) {
-    this.dedup = options.dedup ? new DedupWindow() : null;
+    this.dedup = options.dedup ? DedupWindow.open(dedupFile) : null;
   }
 
   get lag(): number {
@@ -143,7 +157,9 @@ export class KafkaBus implements Bus {
   private readonly config: KafkaBusConfig;
   private readonly logger: Logger;
   private readonly spoolDir: string;
+  private readonly dataDir: string;
   private readonly kafka: Kafka;
+  private readonly consumerLogTap: KafkaBusOptions['consumerLogTap'];
   private readonly forwarders = new Map<string, Forwarder>();
   private readonly subscriptions = new Set<KafkaSubscription>();
   private producer: Producer | null = null;
@@ -154,6 +170,8 @@ export class KafkaBus implements Bus {
   private lockFile: string | null = null;
   private deadLetterTopic: string;
   private deadLettered = 0;
+  /** Times a consumer's fetch loop was ended at a stop because kafkajs would have spun (fetch-loop-guard.ts). */
+  fetchLoopAborts = 0;
 
   constructor(options: KafkaBusOptions) {
     if (typeof options.prefix !== 'string' || options.prefix === '') {
@@ -163,8 +181,10 @@ export class KafkaBus implements Bus {
     this.config = options.config;
     this.logger = (options.logger ?? silentLogger()).child({ component: 'bus.kafka' });
     this.spoolDir = options.config.spool.dir ?? path.join(options.dataDir, 'kafka-spool');
+    this.dataDir = options.dataDir;
     this.kafka = new Kafka(kafkaClientConfig(options.config, this.logger));
     this.deadLetterTopic = `${this.prefix}.deadletter`;
+    this.consumerLogTap = options.consumerLogTap;
   }
 
   /** Opens the spool of every topic found on disk and starts forwarding what it holds. */
@@ -263,7 +283,8 @@ export class KafkaBus implements Bus {
     const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EnergyMeshError('INVALID_ARGUMENT', `subscribe to ${topic}: maxBatch must be a positive integer`);
     if (typeof handler !== 'function') throw new EnergyMeshError('INVALID_ARGUMENT', `subscribe to ${topic}: handler must be a function`);
-    const sub = new KafkaSubscription(topic, options.group, { ...options, maxBatch }, handler as MessageHandler<unknown>, this);
+    const dedupFile = path.join(this.dataDir, 'kafka-dedup', encodeURIComponent(options.group), `${encodeURIComponent(topic)}.jsonl`);
+    const sub = new KafkaSubscription(topic, options.group, { ...options, maxBatch }, handler as MessageHandler<unknown>, this, dedupFile);
     this.subscriptions.add(sub);
     sub.supervisor = this.supervise(sub);
     return sub;
@@ -272,9 +293,11 @@ export class KafkaBus implements Bus {
   /** @internal Called by KafkaSubscription.close(). */
   async closeSubscription(sub: KafkaSubscription): Promise<void> {
     sub.closed = true;
+    sub.guard?.markStopping();
     sub.wake?.();
     sub.release?.();
     await sub.supervisor;
+    sub.dedup?.close();
     this.subscriptions.delete(sub);
   }
 
@@ -308,6 +331,7 @@ export class KafkaBus implements Bus {
     details.spooledRecords = backlog;
     details.droppedRecords = dropped;
     details.deadLettered = this.deadLettered;
+    details.fetchLoopAborts = this.fetchLoopAborts;
     details.spooling = failing || backlog > this.config.spool.warnRecords;
     if (lastError !== undefined) details.lastError = lastError;
     if (failing) problems.push(`spooling: broker unreachable (${lastError ?? 'send failed'}); ${backlog} records wait in the spool`);
@@ -489,7 +513,18 @@ export class KafkaBus implements Bus {
     let backoff = this.config.retry.initialMs;
     while (!sub.closed) {
       const crashed = new Promise<void>((resolve) => (sub.release = resolve));
-      const c = this.kafka.consumer({
+      // One client per consumer, logging into its own guard (fetch-loop-guard.ts: kafkajs can spin when a
+      // consumer stops during an outage; the guard ends that loop).
+      const guard = new FetchLoopGuard();
+      sub.guard = guard;
+      const tap = this.consumerLogTap;
+      const kafka = new Kafka(
+        kafkaClientConfig(this.config, this.logger, (e) => {
+          tap?.(sub.group, { namespace: e.namespace, label: e.label, message: e.log.message });
+          guard.inspect(e);
+        }),
+      );
+      const c = kafka.consumer({
         groupId: sub.group,
         sessionTimeout: this.config.consumer.sessionTimeoutMs,
         heartbeatInterval: this.config.consumer.heartbeatIntervalMs,
@@ -525,7 +560,11 @@ export class KafkaBus implements Bus {
         sub.connected = false;
       }
       sub.connected = false;
+      guard.markStopping();
       await c.disconnect().catch(() => undefined);
+      sub.fetchLoopAborts += guard.aborts;
+      this.fetchLoopAborts += guard.aborts;
+      if (guard.aborts > 0) this.logger.info({ topic: sub.topic, group: sub.group }, 'kafka bus: ended a kafkajs fetch loop that would have spun after the consumer stopped (see fetch-loop-guard.ts)');
       sub.consumer = null;
       if (sub.closed) break;
       this.logger.warn({ topic: sub.topic, group: sub.group, err: sub.lastError, backoffMs: backoff }, 'kafka bus: consumer stopped; reconnecting after back-off');
@@ -565,7 +604,9 @@ export class KafkaBus implements Bus {
           timestamp: Number(m.timestamp),
         });
       }
-      const deliver = sub.dedup ? sub.dedup.filter(good, (g) => deviceSeqOf(g.value)) : good;
+      // Checked now, recorded (and journaled) only once the handler succeeded, before the offsets are committed.
+      const checked = sub.dedup ? sub.dedup.check(good, (g) => deviceSeqOf(g.value)) : null;
+      const deliver = checked ? checked.fresh : good;
       let backoff = this.config.retry.initialMs;
       for (;;) {
         try {
@@ -598,6 +639,7 @@ export class KafkaBus implements Bus {
         this.logger.info({ topic: batch.topic, group: sub.group }, 'kafka bus: handler recovered');
       }
       sub.delivered += deliver.length;
+      if (checked) sub.dedup?.commit(checked.pending);
       const last = chunk[chunk.length - 1] as KafkaMessage;
       const next = String(Number(last.offset) + 1);
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);

@@ -15,6 +15,8 @@ export interface KafkaCluster {
   brokers: string[];
   /** True when the cluster came from KAFKA_BROKERS (not started here, not stopped here). */
   external: boolean;
+  /** The kcat process id (undefined for an external Kafka), so a test can kill a child's broker after the child died. */
+  pid: number | undefined;
   /** Kills the mock broker process (SIGKILL: a broker dying, not shutting down). */
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -25,7 +27,7 @@ export async function startKafka(brokers = 3): Promise<KafkaCluster> {
   const env = process.env.KAFKA_BROKERS;
   if (env !== undefined && env.trim() !== '') {
     const list = env.split(',').map((s) => s.trim()).filter(Boolean);
-    return { brokers: list, external: true, kill: () => Promise.reject(new Error('cannot kill an external Kafka')), stop: () => Promise.resolve() };
+    return { brokers: list, external: true, pid: undefined, kill: () => Promise.reject(new Error('cannot kill an external Kafka')), stop: () => Promise.resolve() };
   }
   const child = spawn('kcat', ['-X', `test.mock.num.brokers=${brokers}`, '-b', 'localhost:1', '-C', '-t', 'keepalive', '-q'], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -59,6 +61,7 @@ export async function startKafka(brokers = 3): Promise<KafkaCluster> {
   return {
     brokers: list,
     external: false,
+    pid: child.pid,
     kill: async () => {
       child.kill('SIGKILL');
       await ended(child);
@@ -72,10 +75,15 @@ export async function startKafka(brokers = 3): Promise<KafkaCluster> {
   };
 }
 
-/** A TCP proxy to one broker. While cut, it accepts and closes every connection at once. */
+/**
+ * A TCP proxy to one broker. While cut, it accepts and closes every connection at once (a refused
+ * connection); while black-holed, it accepts connections and never answers (a host that is down: the client
+ * waits for its connection timeout).
+ */
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private isCut = false;
+  private isBlackhole = false;
 
   private constructor(
     private readonly server: net.Server,
@@ -98,6 +106,12 @@ export class TcpProxy {
   private accept(client: net.Socket): void {
     if (this.isCut) {
       client.destroy();
+      return;
+    }
+    if (this.isBlackhole) {
+      this.sockets.add(client);
+      client.on('error', () => undefined).on('close', () => this.sockets.delete(client));
+      client.resume();
       return;
     }
     const upstream = net.connect(this.target);
@@ -124,8 +138,16 @@ export class TcpProxy {
     this.sockets.clear();
   }
 
+  /** Breaks every connection; new ones hang unanswered. */
+  blackhole(): void {
+    this.isBlackhole = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
   restore(): void {
     this.isCut = false;
+    this.isBlackhole = false;
   }
 
   /** Forwards new connections to another broker (after the old one died). */
@@ -166,6 +188,10 @@ export class ProxiedCluster {
 
   cut(): void {
     for (const p of this.proxies) p.cut();
+  }
+
+  blackhole(): void {
+    for (const p of this.proxies) p.blackhole();
   }
 
   restore(): void {
