@@ -59,6 +59,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     error InvalidOracleSet();
     error InvalidInterval();
     error EmptyBatch();
+    error LengthMismatch();
     error ZeroAddress();
 
     event MeterRegistered(bytes32 indexed meterId, address indexed owner, bytes32 indexed area);
@@ -95,6 +96,23 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         _meters[meterId] = Meter(owner, NONE);
         _areas[meterId] = area;
         emit MeterRegistered(meterId, owner, area);
+    }
+
+    /// Registers many meters of one area (e.g. a whole feeder's households) in one transaction.
+    function registerMeters(bytes32[] calldata meterIds, address[] calldata owners, bytes32 area)
+        external
+        onlyRole(REGISTRAR_ROLE)
+    {
+        if (meterIds.length != owners.length) revert LengthMismatch();
+        for (uint256 i = 0; i < meterIds.length; ++i) {
+            bytes32 meterId = meterIds[i];
+            address owner = owners[i];
+            if (owner == address(0)) revert ZeroAddress();
+            if (_meters[meterId].owner != address(0)) revert MeterAlreadyRegistered(meterId);
+            _meters[meterId] = Meter(owner, NONE);
+            _areas[meterId] = area;
+            emit MeterRegistered(meterId, owner, area);
+        }
     }
 
     function meterOwner(bytes32 meterId) external view returns (address) {

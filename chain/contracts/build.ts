@@ -8,7 +8,7 @@
  * Run: `npx tsx chain/contracts/build.ts` (writes the artifacts) or `--check` (exit 1 when they differ).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -71,10 +71,42 @@ export function solcVersion(): string {
   return (require('solc') as Solc).version();
 }
 
-/** Compiles every source and returns the artifacts by contract name (deterministic, ~tens of seconds). */
-export function compileContracts(): Map<string, ContractArtifact> {
-  const solc = require('solc') as Solc;
+/**
+ * A key of the compiler input: our sources, the OpenZeppelin version, the compiler version and settings.
+ * The compiler is deterministic, so equal keys give equal artifacts (what the cache relies on).
+ */
+function inputKey(sources: Map<string, string>): string {
+  const hash = createHash('sha256');
+  const oz = JSON.parse(readFileSync(require.resolve('@openzeppelin/contracts/package.json'), 'utf8')) as { version: string };
+  hash.update(`solc ${solcVersion()}\nopenzeppelin ${oz.version}\n${JSON.stringify(SOLC_SETTINGS)}\n`);
+  for (const [name, content] of sources) hash.update(`${name}\n${content}\n`);
+  return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * Compiles every source and returns the artifacts by contract name (deterministic, ~20–60 s with solc-js).
+ * With `cacheDir`, a build of the same input (see `inputKey`) is reused from there, so a test run compiles
+ * once however many specs ask.
+ */
+export function compileContracts(options: { cacheDir?: string } = {}): Map<string, ContractArtifact> {
   const sources = ourSources();
+  const cacheFile = options.cacheDir === undefined ? undefined : join(options.cacheDir, `energymesh-contracts-${inputKey(sources)}.json`);
+  if (cacheFile !== undefined && existsSync(cacheFile)) {
+    const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as ContractArtifact[];
+    return new Map(cached.map((a) => [a.contractName, a]));
+  }
+  const artifacts = compileSources(sources);
+  if (cacheFile !== undefined) {
+    mkdirSync(dirname(cacheFile), { recursive: true });
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...artifacts.values()]));
+    renameSync(tmp, cacheFile);
+  }
+  return artifacts;
+}
+
+function compileSources(sources: Map<string, string>): Map<string, ContractArtifact> {
+  const solc = require('solc') as Solc;
   const read = new Map<string, string>(sources);
   const input = {
     language: 'Solidity',

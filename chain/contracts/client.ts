@@ -345,6 +345,10 @@ export class MeterRegistryClient extends ContractClient {
   registerMeter(meterId: string, owner: string, area: string): Promise<ContractTransactionReceipt> {
     return this.send('registerMeter', [meterId, owner, area]);
   }
+  /** Registers many meters of one area in one transaction. */
+  registerMeters(meterIds: readonly string[], owners: readonly string[], area: string): Promise<ContractTransactionReceipt> {
+    return this.send('registerMeters', [[...meterIds], [...owners], area]);
+  }
   async meterOwner(meterId: string): Promise<string | undefined> {
     const owner = await this.view<string>('meterOwner', meterId);
     return BigInt(owner) === 0n ? undefined : owner;

@@ -27,10 +27,17 @@ let offsetMs = 0;
 export const WALLETS = ['deployer', 'submitter', 'operator', 'utility', 'owner1', 'owner2', 'owner3', 'alice', 'bob', 'carol', 'dave', 'erin'] as const;
 export type WalletName = (typeof WALLETS)[number];
 
+/** The address of a test wallet (known before the harness starts). */
+export function walletAddress(name: WalletName): string {
+  return testAccount(100 + WALLETS.indexOf(name)).address;
+}
+
 export interface Harness {
   node: ChainNode;
   provider: JsonRpcProvider;
   wallets: Record<WalletName, Wallet>;
+  /** The extra funded wallets (options.extraAccounts). */
+  extra: Wallet[];
   /** Unconnected oracle keys (3 of them; threshold 2 unless changed). */
   oracles: Wallet[];
   addresses: SettlementAddresses;
@@ -46,6 +53,8 @@ export interface Harness {
 export interface HarnessOptions extends Partial<Omit<DeploySettlementOptions, 'oracles' | 'multisigOwners'>> {
   /** EB (whole) given to each wallet in the genesis (default 1,000,000). */
   fundEb?: bigint;
+  /** Extra funded wallets (`Harness.extra`), e.g. many traders for the gas figures. */
+  extraAccounts?: number;
 }
 
 /** Starts a node, funds the wallets and deploys the suite. */
@@ -55,18 +64,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const dir = tempDir('settlement-contracts-');
   const keys = WALLETS.map((_, i) => testAccount(100 + i));
   const fund = ((options.fundEb ?? 1_000_000n) * EB).toString();
+  const extraKeys = Array.from({ length: options.extraAccounts ?? 0 }, (_, i) => testAccount(1000 + i));
   const node = new ChainNode({
     dataDir: dir.path,
     validatorKey: testAccount(99).keyHex,
     blockTimeMs: 100,
     rpc: { port: 0 },
-    genesis: { chainId: Number(CHAIN_ID), alloc: Object.fromEntries(keys.map((k) => [k.address, fund])) },
+    genesis: { chainId: Number(CHAIN_ID), alloc: Object.fromEntries([...keys, ...extraKeys].map((k) => [k.address, fund])) },
   });
   await node.start();
   const provider = new JsonRpcProvider(node.rpcUrl, Number(CHAIN_ID), { pollingInterval: 50, cacheTimeout: -1, staticNetwork: true });
   const wallets = Object.fromEntries(WALLETS.map((n, i) => [n, new Wallet(keys[i]!.keyHex, provider)])) as Record<WalletName, Wallet>;
+  const extra = extraKeys.map((k) => new Wallet(k.keyHex, provider));
   const oracles = [0, 1, 2].map((i) => new Wallet(testAccount(200 + i).keyHex));
   const w = wallets;
+  const { extraAccounts: _extra, fundEb: _fund, ...deployOptions } = options;
   const addresses = await deploySettlement(w.deployer, {
     intervalSeconds: 300,
     oracleThreshold: 2,
@@ -77,16 +89,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     utility: w.utility.address,
     reserveWei: 10_000n * EB,
     governance: { votingDelayBlocks: 1, votingPeriodBlocks: 40, timelockDelaySeconds: 3600, proposalThreshold: 0n },
-    ...options,
+    ...deployOptions,
     oracles: oracles.map((o) => o.address),
     multisigOwners: [w.owner1.address, w.owner2.address, w.owner3.address],
   });
+
   const clients = new Map<WalletName, SettlementClients>();
   const now = async (): Promise<number> => (await provider.getBlock('latest'))!.timestamp;
   return {
     node,
     provider,
     wallets,
+    extra,
     oracles,
     addresses,
     as(name) {
