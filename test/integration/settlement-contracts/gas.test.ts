@@ -16,6 +16,7 @@ describe('settlement contracts: gas per reading, per order and per fill', functi
   this.timeout(180_000);
   let h: Harness;
   const figures: string[] = [];
+  let c: bigint;
   const meters = Array.from({ length: N }, (_, i) => meterIdOf('gas', `meter-${i}`));
 
   before(async () => {
@@ -40,7 +41,7 @@ describe('settlement contracts: gas per reading, per order and per fill', functi
     const reg = h.as('submitter').registry;
     const r = await reg.registerMeters(meters, h.extra.map((w) => w.address), keccakId('area/gas'));
     figures.push(`registerMeters ${r.gasUsed / BigInt(N)}/meter`);
-    const c = BigInt(await h.now()) / 300n;
+    c = BigInt(await h.now()) / 300n;
     const first = await submit(batch(c - 3n, N));
     const steady = await submit(batch(c - 2n, N));
     const small = await submit(batch(c - 1n, 20));
@@ -103,6 +104,17 @@ describe('settlement contracts: gas per reading, per order and per fill', functi
     for (const [i, b] of buyers.entries()) assert.equal(await ledger.balanceOf(b.address), ebBefore[i]! + 200n * 10n ** 15n); // 2 × 100 Wh
     for (const s of sellers) assert.equal(await ledger.lockedOf(s.address), 0n);
     assert.equal(await mcSum(), mcBefore);
+    // the buyers (meters 10–19) now consume 150 Wh each: burned from the EB they bought
+    const burnedBefore = await ledger.totalBurned();
+    await submit(meters.slice(HALF, 2 * HALF).map((meterId) => ({ meterId, interval: c, exportWh: 0n, importWh: 150n, flags: 0 })));
+    assert.equal(await ledger.totalBurned(), burnedBefore + BigInt(HALF) * 150n * 10n ** 15n);
+    // EB over mint, burn and trades: ledger holdings + reserve + burned = the 10,000 EB reserve + 10 deposits of 1 EB
+    let held = 0n;
+    for (const w of [...h.extra, ...Object.values(h.wallets)]) held += (await ledger.balanceOf(w.address)) + (await ledger.lockedOf(w.address));
+    const burned = await ledger.totalBurned();
+    assert.ok(burned > 0n && (await ledger.totalMinted()) > 0n);
+    assert.equal(held + (await ledger.reserve()) + burned, 10_000n * EB + BigInt(HALF) * EB);
+    assert.equal(held + (await ledger.reserve()), await h.provider.getBalance(h.addresses.ledger));
     assert.equal(await h.as('alice').meshCoin.balanceOf(h.addresses.market), 0n);
   });
 });
