@@ -196,6 +196,25 @@ describe('market engine (in-memory chain)', () => {
     assert.equal(h.published[0]?.volumeWh, '0', 'an interval with nothing crossing is still settled, empty');
   });
 
+  it('refuses to submit a settlement that cannot fit one transaction or one block, saying why', async () => {
+    const h = harness();
+    const small = h.make({ maxFillsPerSettlement: 3 });
+    for (const [account, side] of [['alice', 'sell'], ['bob', 'buy'], ['carol', 'buy']] as const) await small.placeOrder({ account, side, amountWh: 10, limitPrice: '5' }, ADMIN);
+    await small.placeOrder({ account: 'alice', side: 'sell', amountWh: 10, limitPrice: '5' }, ADMIN);
+    h.chain.time += 300;
+    await small.tick();
+    assert.equal(h.health.state, 'degraded');
+    assert.match(h.health.reason ?? '', /clears 4 fills; one settleInterval transaction carries at most 3/);
+    assert.deepEqual(h.chain.settleCalls, [], 'nothing sent');
+    h.chain.gasLimit = 200_000n;
+    await h.make().tick();
+    assert.match(h.health.reason ?? '', /about 310000 gas, above the block gas limit 200000: raise gasLimit/);
+    h.chain.gasLimit = 30_000_000n;
+    await h.make().tick();
+    assert.equal(h.health.state, 'up');
+    assert.deepEqual(h.chain.settleCalls, [6_000_001n]);
+  });
+
   it('cancels an order before gate closure; cancelled orders take no part', async () => {
     const h = harness();
     const s = await h.engine.placeOrder({ account: 'alice', side: 'sell', amountWh: 10, limitPrice: '5' }, ADMIN);

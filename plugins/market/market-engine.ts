@@ -106,6 +106,8 @@ export interface MarketEngineOptions {
   maxIntervalsAhead?: number;
   /** Compliance price limits are per MWh in a fiat currency: the rate used to convert MC (absent: prices go as MC per MWh, no currency). */
   referencePrice?: { currency: string; unitsPerMc: number };
+  /** Fills one settlement transaction may carry (default MAX_FILLS_PER_SETTLEMENT). */
+  maxFillsPerSettlement?: number;
   /** Orders per releaseOrders transaction (default 200). */
   releaseBatch?: number;
   /** Wall clock, epoch ms (tests). */
@@ -113,6 +115,11 @@ export interface MarketEngineOptions {
 }
 
 const DIGITS = /^[0-9]+$/;
+/** 128 KiB (the pool's and JSON-RPC's transaction size) / 64 bytes per ABI-encoded fill, with room for the rest. */
+export const MAX_FILLS_PER_SETTLEMENT = 2_000;
+/** Measured on EnergyMarket.settleInterval (bench/settlement.bench.ts: ~35,100 gas per fill), with a margin. */
+const SETTLE_GAS_PER_FILL = 40_000n;
+const SETTLE_BASE_GAS = 150_000n;
 const MC_DECIMAL = /^(0|[1-9][0-9]{0,20})(\.[0-9]{1,18})?$/;
 
 function bad(message: string, field?: string): never {
@@ -357,6 +364,20 @@ export class MarketEngine {
     if (ev.settled !== undefined) throw new EnergyMeshError('INVALID_ARGUMENT', `interval ${interval} is already settled`);
     const verification = verifyInterval(ev);
     const r = verification.expected;
+    // one batch per interval (the contract settles an interval once): refuse early, with the reason, what cannot fit
+    const maxFills = this.o.maxFillsPerSettlement ?? MAX_FILLS_PER_SETTLEMENT;
+    if (r.fills.length > maxFills) {
+      throw new EnergyMeshError('VALUE_OUT_OF_RANGE', `interval ${interval} clears ${r.fills.length} fills; one settleInterval transaction carries at most ${maxFills} (64 bytes per fill, 128 KiB per transaction in the pool and over JSON-RPC)`, {
+        details: { fills: r.fills.length, maxFills },
+      });
+    }
+    const gasNeeded = SETTLE_BASE_GAS + SETTLE_GAS_PER_FILL * BigInt(r.fills.length);
+    const gasLimit = await this.o.chain.blockGasLimit();
+    if (gasNeeded > gasLimit) {
+      throw new EnergyMeshError('VALUE_OUT_OF_RANGE', `interval ${interval} clears ${r.fills.length} fills, about ${gasNeeded} gas, above the block gas limit ${gasLimit}: raise gasLimit in the chain's genesis (chain/README.md)`, {
+        details: { fills: r.fills.length, gasNeeded: gasNeeded.toString(), gasLimit: gasLimit.toString() },
+      });
+    }
     const out = await this.o.chain.settleInterval(this.o.settler, interval, r.price, r.fills);
     this.o.logger.info({ interval: interval.toString(), price: r.price.toString(), volumeWh: r.volumeWh.toString(), fills: r.fills.length, tx: out.txHash, gasUsed: out.gasUsed.toString() }, 'interval settled');
     return r;

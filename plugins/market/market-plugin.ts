@@ -31,6 +31,7 @@ export interface MarketPluginConfig {
   loop?: { enabled?: boolean; pollMs?: number };
   maxIntervalsAhead?: number;
   releaseBatch?: number;
+  maxFillsPerSettlement?: number;
   referencePrice?: { currency: string; unitsPerMc: number };
   policies?: DerPolicy[];
 }
@@ -93,6 +94,7 @@ export class MarketPlugin implements LifecycleContribution, HttpRoutesContributi
       policies: config.policies ?? [],
       maxIntervalsAhead: config.maxIntervalsAhead ?? 96,
       releaseBatch: config.releaseBatch ?? 200,
+      ...(config.maxFillsPerSettlement !== undefined ? { maxFillsPerSettlement: config.maxFillsPerSettlement } : {}),
       ...(config.referencePrice ? { referencePrice: config.referencePrice } : {}),
     });
     this.stopped = false;

@@ -39,8 +39,11 @@ export class MemoryMarketChain implements MarketChain {
     return Promise.resolve(this.time);
   }
 
+  /** The block gas limit the chain reports (tests lower it). */
+  gasLimit = 30_000_000n;
+
   blockGasLimit(): Promise<bigint> {
-    return Promise.resolve(30_000_000n);
+    return Promise.resolve(this.gasLimit);
   }
 
   ensureAllowance(): Promise<void> {
