@@ -39,7 +39,7 @@ import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
 import { freezeWithSender, initChainCrypto, keccak256, sharedTxCommon } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
-import { creditBlockFees, encodeBlockStart, installStakingContract, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
+import { creditBlockFees, encodeBlockStart, installStakingContract, readMinBaseFee, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
 import { Mempool, txError, type MempoolOptions } from './mempool.ts';
 import {
   decodeStoredReceipts,
@@ -181,6 +181,8 @@ export class Chain {
   private readonly recentHashes: Map<bigint, Uint8Array>;
   private readonly maxTxsPerBlock: number;
   private readonly signersOf: ChainOptions['signersOf'];
+  /** The staking contract's `minBaseFee` in the head state (governed base-fee floor). */
+  private minBaseFee = 0n;
   private closed = false;
 
   private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: BlockStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
@@ -236,6 +238,7 @@ export class Chain {
         await state.setStateRoot(head.header.stateRoot);
       }
       const chain = new Chain({ common, genesis: options.genesis, db, vm, state, head, options, recent });
+      await chain.refreshSystemParams();
       for (let n = head.header.number, i = 0; n >= 0n && i < 256; n--, i++) {
         const b = n === head.header.number ? head : Chain.decodeBlock((await db.blockRlp(n)) ?? new Uint8Array(), common);
         recent.set(n, b.hash());
@@ -301,9 +304,20 @@ export class Chain {
     return this.genesis.chainId;
   }
 
-  /** Base fee of the next block (EIP-1559 from the head). */
+  /** Base fee of the next block (EIP-1559 from the head, at least the governed `minBaseFee`). */
   nextBaseFee(): bigint {
-    return this.headBlock.header.calcNextBaseFee();
+    return this.baseFeeAfter(this.headBlock);
+  }
+
+  /** EIP-1559 base fee after `parent` (the head), floored at the staking contract's `minBaseFee` of the head state. */
+  private baseFeeAfter(parent: Block): bigint {
+    const fee = parent.header.calcNextBaseFee();
+    return fee < this.minBaseFee ? this.minBaseFee : fee;
+  }
+
+  /** Re-reads the governed parameters the chain applies from the head state (after each committed block). */
+  private async refreshSystemParams(): Promise<void> {
+    this.minBaseFee = await readMinBaseFee(this.state);
   }
 
   async close(): Promise<void> {
@@ -419,7 +433,7 @@ export class Chain {
       timestamp,
       coinbase,
       gasLimit: parent.header.gasLimit,
-      baseFeePerGas: parent.header.calcNextBaseFee(),
+      baseFeePerGas: this.baseFeeAfter(parent),
       difficulty: 0n,
       nonce: new Uint8Array(8),
       mixHash: parent.hash(),
@@ -526,7 +540,7 @@ export class Chain {
     const signers = parentSigners ?? (await this.signersOf?.(parent.header.number));
     await systemCall(this.vm, context, encodeBlockStart(signers));
     const skippedSenders = new Set<string>();
-    const baseFee = parent.header.calcNextBaseFee();
+    const baseFee = context.header.baseFeePerGas ?? parent.header.calcNextBaseFee();
     const gasLimit = parent.header.gasLimit;
     let sinceYield = 0;
     for (const p of candidates) {
@@ -627,6 +641,7 @@ export class Chain {
       txHashes: exec.included.map((p) => p.tx.hash()),
     });
     this.headBlock = block;
+    await this.refreshSystemParams();
     this.recentHashes.set(block.header.number, hash);
     this.recentHashes.delete(block.header.number - 256n);
     return { block, receipts: exec.stored, dropped: exec.dropped };

@@ -11,7 +11,8 @@ pragma solidity 0.8.30;
  *  - `initialize` once at genesis (the genesis validators' stakes; the chain credits this contract's balance
  *    with their sum first);
  *  - `onBlockStart(signers, known)` before the transactions of every block: the signers of the previous
- *    block's finality certificate; each active validator absent from it is slashed
+ *    block's finality certificate (distinct validators of the set that voted on it); each active validator
+ *    absent from it (and active before the previous block) is slashed
  *    offlineSlashBpsPerDay × (seconds since the previous block) / 86,400 of its stake;
  *  - `distributeFees(amount)` after the transactions: every fee of the block (base fee and priority fee,
  *    which the chain credits to this contract's balance instead of burning / paying the proposer), shared
@@ -77,6 +78,7 @@ contract EmposStaking {
         uint256 slashed;
         uint64 offlineSeconds;
         uint32 activeIndex;
+        uint64 activeSinceBlock;
         uint8 status;
     }
 
@@ -201,12 +203,16 @@ contract EmposStaking {
         lastBlockTimestamp = block.timestamp;
         // block 1: the genesis has no certificate
         if (!known || dt == 0 || block.number <= 1 || activeList.length == 0 || p.offlineSlashBpsPerDay == 0) return;
+        // Everyone signed (the signers are distinct validators of the parent's active set): nothing to do.
+        if (signers.length >= activeList.length) return;
         for (uint256 i = 0; i < signers.length; i++) {
             address s = signers[i];
             assembly {
                 tstore(s, 1)
             }
         }
+        // Active since the previous block or later: it was not in the set that voted on the parent.
+        uint64 joinedLate = uint64(block.number - 1);
         address[] memory act = activeList;
         for (uint256 i = 0; i < act.length; i++) {
             address a = act[i];
@@ -214,7 +220,7 @@ contract EmposStaking {
             assembly {
                 signed := tload(a)
             }
-            if (signed == 0) {
+            if (signed == 0 && vals[a].activeSinceBlock < joinedLate) {
                 vals[a].offlineSeconds += uint64(dt);
                 _slash(a, p.offlineSlashBpsPerDay * dt, BPS * DAY, REASON_OFFLINE, false);
             }
@@ -458,6 +464,7 @@ contract EmposStaking {
         x.accSnapshot = accFeePerStake;
         x.status = STATUS_ACTIVE;
         x.activeIndex = uint32(activeList.length);
+        x.activeSinceBlock = uint64(block.number);
         activeList.push(a);
         totalActiveStake += x.stake;
     }

@@ -22,6 +22,8 @@ import { tempDir, testAccount } from '../chain/helpers.ts';
 
 const EB = WEI_PER_EB;
 const CHAIN_ID = 4343;
+/** Long enough that the early withdraw below runs before the release even on a loaded machine. */
+const UNBONDING_SECONDS = 6;
 
 interface RpcValidator { address: string; stake: string; status: string; unbonding: string; pendingFees: string; slashed: string }
 
@@ -69,7 +71,7 @@ describe('EMPoS staking through the CLI, ethers and empos_* (embedded node)', fu
         chainId: CHAIN_ID,
         alloc: Object.fromEntries([validator, staker, carol, alice].map((a) => [a.address, (100_000n * EB).toString()])),
         validators: [{ address: validator.address, stake: (32_000n * EB).toString() }],
-        consensus: { unbondingSeconds: 2, votingPeriodSeconds: 600 },
+        consensus: { unbondingSeconds: UNBONDING_SECONDS, votingPeriodSeconds: 600 },
       },
     });
     await node.start();
@@ -150,7 +152,7 @@ describe('EMPoS staking through the CLI, ethers and empos_* (embedded node)', fu
     const u = await cli('unstake', '32000', '--key', stakerKey, '--password-file', passwordFile);
     const me = (await rpcValidators()).find((v) => v.address === staker.address.toLowerCase())!;
     assert.deepEqual([BigInt(me.stake), BigInt(me.unbonding), me.status], [0n, 32_000n * EB, 'inactive']);
-    const releaseAt = (await provider.getBlock(u.blockNumber))!.timestamp + 2;
+    const releaseAt = (await provider.getBlock(u.blockNumber))!.timestamp + UNBONDING_SECONDS;
     try {
       await cli('withdraw', '--key', stakerKey, '--password-file', passwordFile);
       assert.fail('withdraw before the release time must be refused');
