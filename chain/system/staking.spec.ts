@@ -177,6 +177,14 @@ describe('EMPoS staking system contract (on the Chain)', function () {
     assert.equal(recs[0]!.toBlock - recs[0]!.fromBlock, 1n);
     await produce(); // unknown signers: no penalty
     assert.equal((await validators(chain)).find((v) => v.address === c.address)!.stake, after2.stake);
+    await produce([a.address, b.address, c.address], 60n); // everyone signed
+    assert.equal((await validators(chain)).find((v) => v.address === c.address)!.stake, after2.stake);
+    // a validator that joined in the previous block could not sign it: not charged for it, only afterwards
+    await send(dave, 'stake', [], 32_000n * EB);
+    await produce([a.address, b.address, c.address], 60n);
+    assert.equal((await validators(chain)).find((v) => v.address === dave.address)!.stake, 32_000n * EB);
+    await produce([a.address, b.address, c.address], 60n);
+    assert.equal((await validators(chain)).find((v) => v.address === dave.address)!.stake, 32_000n * EB - (32_000n * EB * 10n * 60n) / (10_000n * 86_400n));
     await assertSupply();
   });
 
