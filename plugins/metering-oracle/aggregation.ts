@@ -197,7 +197,7 @@ export function channelsOf(spec: MeterSpec): ChannelName[] {
 }
 
 /** A telemetry value as the aggregator needs it. */
-export interface Sample {
+export interface MeterSample {
   ts: number;
   value: unknown;
   quality: 'good' | 'uncertain' | 'invalid';
@@ -207,7 +207,7 @@ export interface Sample {
  * Applies one sample of `channel` to the meter's state (mutates `state`). Idempotent for redeliveries:
  * a sample not newer than the channel's last one is ignored.
  */
-export function applySample(state: MeterAggregationState, spec: MeterSpec, channel: ChannelName, sample: Sample, ref: SourceRef, options: AggregationOptions): ApplyOutcome {
+export function applySample(state: MeterAggregationState, spec: MeterSpec, channel: ChannelName, sample: MeterSample, ref: SourceRef, options: AggregationOptions): ApplyOutcome {
   if (sample.quality === 'invalid' || typeof sample.value !== 'number' || !Number.isFinite(sample.value)) return { kind: 'ignored-quality', lateWh: 0 };
   const value = sample.value;
   const t = sample.ts;
