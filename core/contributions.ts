@@ -4,6 +4,7 @@
  * that binds its contributions; the kernel loads each plugin into a child container of its own,
  * gathers the contributions from it and feeds them to the registries. The core never imports a plugin.
  */
+import type { Command as CliProgram } from 'commander';
 import type { Disposable } from './disposable.ts';
 import type { Logger } from './logging/logger.ts';
 import type {
@@ -231,10 +232,26 @@ export interface CliCommandDefinition {
   run(args: string[], options: Record<string, unknown>): Promise<number> | number;
 }
 
+/** The CLI's commander program (command groups add their subcommands to it). */
+export type { CliProgram };
+
+/** Where a plugin's command group writes (the CLI's stdout/stderr, or a test's buffers). */
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
 export const CliCommandsContribution = Symbol.for('energymesh.CliCommandsContribution');
 export interface CliCommandsContribution {
-  commands(): CliCommandDefinition[];
+  /** Flat commands (`energymesh <name> [args]`). */
+  commands?(): CliCommandDefinition[];
+  /**
+   * A command group with subcommands (`energymesh market order …`), built with commander (the CLI's
+   * parser); `setExit` receives the exit code of the command that ran.
+   */
+  registerCommands?(program: CliProgram, io: CliIo, setExit: (code: number) => void): void;
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // Bus implementations

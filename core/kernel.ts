@@ -392,7 +392,16 @@ export class Kernel {
   /** Every CLI command plugins contribute. */
   pluginCommands(): { pluginId: string; command: CliCommandDefinition }[] {
     return this.plugins.flatMap((p) =>
-      this.contributions<CliCommandsContribution>(p, CliCommandsContribution).flatMap((c) => c.commands().map((command) => ({ pluginId: p.id, command }))),
+      this.contributions<CliCommandsContribution>(p, CliCommandsContribution).flatMap((c) => (c.commands?.() ?? []).map((command) => ({ pluginId: p.id, command }))),
+    );
+  }
+
+  /** Plugins' commander command groups, for the CLI. */
+  pluginCommandGroups(): { pluginId: string; register: NonNullable<CliCommandsContribution['registerCommands']> }[] {
+    return this.plugins.flatMap((p) =>
+      this.contributions<CliCommandsContribution>(p, CliCommandsContribution).flatMap((c) =>
+        c.registerCommands === undefined ? [] : [{ pluginId: p.id, register: c.registerCommands.bind(c) }],
+      ),
     );
   }
 

@@ -53,7 +53,7 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
       exitCode = await validate(file, io);
     });
 
-  program.addCommand(chainCommand(io));
+  program.addCommand(adopt(program, chainCommand(io)));
 
   const plugins = program.command('plugins').description('plugins');
   plugins
@@ -202,6 +202,13 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
     return 1;
   }
   return exitCode;
+}
+
+/** Gives a command built elsewhere (and its subcommands) the program's output and exit handling. */
+function adopt(program: Command, cmd: Command): Command {
+  cmd.copyInheritedSettings(program);
+  for (const sub of cmd.commands) adopt(cmd, sub);
+  return cmd;
 }
 
 interface RemoteOptions {
@@ -388,6 +395,13 @@ async function addPluginCommands(program: Command, argv: readonly string[], io: 
   try {
     const kernel = new Kernel(loadConfig(readConfigFile(file)), { logger: silentLogger(), defaultMetrics: false });
     await kernel.load();
+    for (const { pluginId, register } of kernel.pluginCommandGroups()) {
+      try {
+        register(program, io, setExit);
+      } catch (e) {
+        io.err(`energymesh: commands of ${pluginId} unavailable: ${errorMessage(e)}`);
+      }
+    }
     for (const { pluginId, command } of kernel.pluginCommands()) {
       const c = program.command(command.name).description(`${command.description} [${pluginId}]`).option('--config <file>', 'config file');
       for (const a of command.arguments ?? []) c.argument(a.required ? `<${a.name}>` : `[${a.name}]`, a.description);

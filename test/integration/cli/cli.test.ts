@@ -55,6 +55,15 @@ describe('energymesh CLI', () => {
     assert.equal(rows2.find((r) => r.id === 'protocol.template')?.enabled, true);
   });
 
+  it('the chain command group has the node and staking subcommands', async () => {
+    const r = await cli('chain', '--help');
+    assert.equal(r.code, 0);
+    for (const sub of ['init', 'node', 'status', 'validators', 'stake', 'unstake', 'withdraw', 'propose', 'vote']) assert.match(r.out, new RegExp(`\\b${sub}\\b`), sub);
+    const bad = await cli('chain', 'stake', 'lots', '--key', join(fixtures, 'missing.json'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /energymesh: /);
+  });
+
   it('an unknown command fails with a usage error', async () => {
     const r = await cli('frobnicate', '--config', join(fixtures, 'template.yaml'));
     assert.equal(r.code, 2);
