@@ -260,8 +260,9 @@ async function run(): Promise<void> {
     const mchain = new EthersMarketChain({ provider, address: a.market, meshCoin: a.meshCoin, intervalSeconds: INTERVAL, fromBlock: await provider.getBlockNumber(), maxRange: 2_000 });
     await mchain.sync();
 
-    // ---- orders for delivery interval D (the next open one) ----
-    const D = Math.floor(Math.floor(Date.now() / 1000) / INTERVAL) + 1;
+    // ---- orders for delivery interval D ----
+    // an hour ahead: placing 10,000 orders on a loaded machine may take longer than one interval
+    const D = Math.floor(Math.floor(Date.now() / 1000) / INTERVAL) + 12;
     t0 = performance.now();
     const orderRaws: string[] = [];
     for (const h of households) {
