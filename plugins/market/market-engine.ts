@@ -327,6 +327,11 @@ export class MarketEngine {
     return this.ticking;
   }
 
+  /** Resolves once no loop round is running (for a clean stop). */
+  idle(): Promise<void> {
+    return this.ticking ?? Promise.resolve();
+  }
+
   private async doTick(): Promise<void> {
     const problems: string[] = [];
     try {

@@ -107,7 +107,7 @@ export class MarketPlugin implements LifecycleContribution, HttpRoutesContributi
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.engineRef?.tick().catch(() => undefined);
+    await this.engineRef?.idle().catch(() => undefined);
     this.engineRef = undefined;
   }
 
