@@ -193,7 +193,7 @@ export async function run(): Promise<void> {
   const { bytecode } = compileToken();
   const n = Number(process.env.BENCH_CHAIN_TXS ?? 4000);
   const variants: Variant[] = [
-    { name: 'pure JS (ethereumjs defaults), 500/block', nativeCrypto: false, txsPerBlock: 500, txs: Math.min(n, 1500) },
+    { name: 'pure-JS crypto (noble secp + keccak), 500/block', nativeCrypto: false, txsPerBlock: 500, txs: Math.min(n, 1500) },
     { name: 'native secp + WASM keccak, 100/block', nativeCrypto: true, txsPerBlock: 100, txs: n },
     { name: 'native secp + WASM keccak, 500/block', nativeCrypto: true, txsPerBlock: 500, txs: n },
     { name: 'native secp + WASM keccak, 2000/block', nativeCrypto: true, txsPerBlock: 2000, txs: n },

@@ -191,6 +191,15 @@ describe('BlockStateManager: identical roots to ethereumjs MerkleStateManager', 
     await sm.setStateRoot(root1);
     assert.deepEqual(await sm.getStorage(x, new Uint8Array(32)), Uint8Array.of(5));
     assert.deepEqual(await sm.getStateRoot(), root1);
+    // Another block on root1 gives what a fresh manager on the same store computes.
+    const y = new Address(new Uint8Array(20).fill(2));
+    await sm.putAccount(y, new Account(0n, 7n));
+    await sm.putStorage(x, new Uint8Array(32).fill(3), Uint8Array.of(8));
+    const root3 = await sm.getStateRoot();
+    const fresh = new BlockStateManager({ store: overlay, hash: keccak256, root: root1 });
+    await fresh.putAccount(y, new Account(0n, 7n));
+    await fresh.putStorage(x, new Uint8Array(32).fill(3), Uint8Array.of(8));
+    assert.deepEqual(await fresh.getStateRoot(), root3);
     await assert.rejects(sm.setStateRoot(new Uint8Array(32).fill(7)));
   });
 });

@@ -99,6 +99,9 @@ export class BlockStateManager implements StateManagerInterface {
   private readonly storageTries = new Map<string, MerkleTrie>();
   private readonly codeCache = new Map<string, Uint8Array>();
 
+  /** The tries as they were before the last `getStateRoot` (a dry-run or failed block goes back to them). */
+  private parent: { root: Uint8Array; accountTrie: MerkleTrie; storageTries: Map<string, MerkleTrie> } | undefined;
+
   // This block's writes.
   private accounts = new Map<string, AccountEntry>();
   private storage = new Map<string, StorageEntry>();
@@ -339,6 +342,19 @@ export class BlockStateManager implements StateManagerInterface {
   async getStateRoot(): Promise<Uint8Array> {
     if (this.checkpoints.length > 0) throw new EnergyMeshError('INTERNAL', 'state root requested inside a checkpoint');
     if (this.accounts.size === 0 && this.storage.size === 0 && this.dirtyCode.size === 0) return this.committedRoot;
+    const forks = new Map<string, MerkleTrie>();
+    for (const [k, t] of this.storageTries) forks.set(k, t.fork());
+    this.parent = { root: this.committedRoot, accountTrie: this.accountTrie.fork(), storageTries: forks };
+    try {
+      return await this.applyBlock();
+    } catch (e) {
+      // A store failure half-way: back to the parent's tries, the block's writes dropped.
+      await this.setStateRoot(this.committedRoot);
+      throw e;
+    }
+  }
+
+  private async applyBlock(): Promise<Uint8Array> {
     // 1. Storage tries: each touched contract's slots, one commit per trie.
     for (const [k, e] of this.storage) {
       const account = await this.current(e.address, k);
@@ -417,6 +433,18 @@ export class BlockStateManager implements StateManagerInterface {
     this.storage = new Map();
     this.dirtyCode = new Map();
     this.endOfTransaction();
+    const parent = this.parent;
+    this.parent = undefined;
+    if (parent !== undefined && equalBytes(parent.root, stateRoot)) {
+      // Back to the parent of the last computed block: its decoded tries are still in memory.
+      this.committedRoot = stateRoot;
+      this.accountTrie = parent.accountTrie;
+      this.storageTries.clear();
+      for (const [k, t] of parent.storageTries) this.storageTries.set(k, t);
+      this.baseAccounts.clear(); // they hold the abandoned block's values; the tries re-fill them
+      this.baseSlots.clear();
+      return;
+    }
     // The clean caches always describe `committedRoot`, so they survive `clearCache` on the same root.
     if (equalBytes(stateRoot, this.committedRoot)) return;
     if (!(await this.hasStateRoot(stateRoot))) throw new EnergyMeshError('LOG_CORRUPT', 'state trie does not contain the state root');

@@ -275,6 +275,18 @@ export class MerkleTrie {
     this.rootRef = equal(root, EMPTY_TRIE_ROOT) ? undefined : { kind: 0, hash: root };
   }
 
+  /**
+   * Another trie on the same committed root, sharing its decoded nodes (they are frozen: changes to
+   * either copy their paths). Only on a committed trie.
+   */
+  fork(): MerkleTrie {
+    if (this.rootHash === undefined) throw new EnergyMeshError('INTERNAL', 'fork of a trie with uncommitted changes');
+    const t = new MerkleTrie({ hash: this.hash, store: this.store, root: this.rootHash });
+    t.rootRef = this.rootRef;
+    t.resident = this.resident;
+    return t;
+  }
+
   /** True when there are changes not yet committed. */
   get dirty(): boolean {
     return this.rootHash === undefined;
