@@ -28,6 +28,10 @@ import type { KafkaBusConfig } from '../plugins/bus-kafka/kafka-bus-options.ts';
 import { ProxiedCluster, startKafka } from '../test/support/kafka-mock.ts';
 
 const N = Number(process.env.KAFKA_BENCH_RECORDS ?? 200_000);
+/** Which parts to run: comma-separated `sustained,latency,spool` (default all). */
+const PHASES = new Set((process.env.KAFKA_BENCH_PHASES ?? 'sustained,latency,spool').split(','));
+/** consumer.maxWaitMs of the latency run (default: the bus default); KAFKA_BENCH_RATES=1000,10000 the rates. */
+const MAX_WAIT_MS = process.env.KAFKA_BENCH_MAX_WAIT_MS === undefined ? undefined : Number(process.env.KAFKA_BENCH_MAX_WAIT_MS);
 const BATCH = 1000;
 
 function rec(i: number, now: number): { key: string; value: TelemetryRecord } {
@@ -44,7 +48,7 @@ async function waitDrained(bus: KafkaBus, timeoutMs = 600_000): Promise<void> {
 }
 
 function config(brokers: string[], extra: Partial<KafkaBusConfig> = {}): KafkaBusConfig {
-  return withDefaults({ brokers, connectionTimeoutMs: 1000, ...extra, consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 10_000, lagWarnRecords: 10_000, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitMs: Number(process.env.KAFKA_BENCH_MAX_WAIT_MS ?? 100) }, retry: { initialMs: 50, maxMs: 500 } });
+  return withDefaults({ brokers, connectionTimeoutMs: 1000, ...extra, consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 10_000, lagWarnRecords: 10_000, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitMs: MAX_WAIT_MS ?? withDefaults({ brokers }).consumer.maxWaitMs }, retry: { initialMs: 50, maxMs: 500 } });
 }
 
 /** The machine's load average: these figures are only comparable on an otherwise idle machine. */
@@ -63,7 +67,7 @@ export async function run(): Promise<void> {
   try {
     console.log(`broker: ${cluster.external ? `Kafka at ${cluster.brokers.join(',')}` : 'librdkafka mock cluster (kcat), 3 brokers'}; ${N} records; batchSize 1000; acks=all`);
     // 1. sustained rate
-    {
+    if (PHASES.has('sustained')) {
       const bus = new KafkaBus({ prefix: 'bench1', dataDir: join(dir, 'a'), config: config(cluster.brokers) });
       await bus.start();
       await bus.publish('bench1.telemetry', [rec(0, Date.now())]); // topic metadata, connection
@@ -88,7 +92,8 @@ export async function run(): Promise<void> {
       await bus.stop();
     }
     // 2. latency at 1k and 10k records/s
-    for (const rate of [1000, 10_000]) {
+    const rates = (process.env.KAFKA_BENCH_RATES ?? '1000,10000').split(',').map(Number);
+    for (const rate of PHASES.has('latency') ? rates : []) {
       const prefix = `bench2r${rate}`;
       const topic = `${prefix}.telemetry`;
       const bus = new KafkaBus({ prefix, dataDir: join(dir, `b${rate}`), config: config(cluster.brokers, { producer: { ...withDefaults({ brokers: [] }).producer, lingerMs: 1 } }) });
@@ -132,7 +137,7 @@ export async function run(): Promise<void> {
       await bus.stop();
     }
     // 3. spool write and replay
-    {
+    if (PHASES.has('spool')) {
       const bus = new KafkaBus({ prefix: 'bench3', dataDir: join(dir, 'c'), config: config(proxied.brokers, { addressMap: proxied.addressMap }) });
       await bus.start();
       await bus.publish('bench3.telemetry', [rec(0, Date.now())]);

@@ -46,6 +46,7 @@ import { kafkaClientConfig } from './kafka-bus-options.ts';
 import type { KafkaBusConfig } from './kafka-bus-options.ts';
 import { checkRecord } from './record-check.ts';
 import { TopicSpool } from './topic-spool.ts';
+import type { SpooledRecord } from './topic-spool.ts';
 
 /** Subscribe options of the Kafka bus: the core's, plus de-duplication by (deviceId, seq). */
 export interface KafkaSubscribeOptions extends SubscribeOptions {
@@ -414,7 +415,7 @@ export class KafkaBus implements Bus {
           acks: this.config.producer.acks === 'all' ? -1 : 1,
           timeout: this.config.producer.timeoutMs,
           compression: this.config.producer.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-          messages: batch.map((r) => ({ key: r.key, value: r.value, timestamp: String(r.timestamp) })),
+          messages: toMessages(batch),
         });
       } catch (e) {
         f.sendFailures++;
@@ -711,6 +712,25 @@ export class KafkaBus implements Bus {
     fs.rmSync(this.lockFile, { force: true });
     this.lockFile = null;
   }
+}
+
+/**
+ * kafkajs messages for a spool batch. The records of one publish() share a timestamp, so its string form
+ * (kafkajs wants a string) is made once per run of equal timestamps, not once per record.
+ */
+function toMessages(batch: readonly SpooledRecord[]): { key: string; value: string; timestamp: string }[] {
+  const out = new Array<{ key: string; value: string; timestamp: string }>(batch.length);
+  let ts = Number.NaN;
+  let tsText = '';
+  for (let i = 0; i < batch.length; i++) {
+    const r = batch[i] as SpooledRecord;
+    if (r.timestamp !== ts) {
+      ts = r.timestamp;
+      tsText = String(ts);
+    }
+    out[i] = { key: r.key, value: r.value, timestamp: tsText };
+  }
+  return out;
 }
 
 /** Waits for `p`, or `ms` at most (then goes on; `p` keeps running in the background). */

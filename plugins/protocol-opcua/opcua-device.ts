@@ -354,26 +354,35 @@ export class OpcuaDevice {
     const ctx = this.ctx;
     if (!ctx || this.stopped) return;
     const now = Date.now();
-    const samples: Sample[] = changes.map((c) => {
-      const p = this.points.get(c.key);
-      const unit = p?.config.unit ?? p?.variable?.engineeringUnits;
-      return {
+    // One Sample per change, nothing else: the quality object is the client's shared one per StatusCode
+    // (read-only, as the pipeline treats it) and the unit is looked up once per point.
+    const samples = new Array<Sample>(changes.length);
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i] as ItemChange;
+      const sample: Sample = {
         deviceId: this.id,
         pointId: c.key,
         ts: c.sourceTimestamp ?? c.serverTimestamp ?? now,
         receivedAt: now,
         value: c.value,
-        quality: { status: c.quality.status, flags: c.quality.flags, raw: c.quality.raw },
+        quality: c.quality,
         protocol: PROTOCOL,
-        ...(unit ? { unit } : {}),
       };
-    });
+      const unit = this.unitOf(c.key);
+      if (unit) sample.unit = unit;
+      samples[i] = sample;
+    }
     try {
       await ctx.ingest.ingest(samples);
     } catch (e) {
       ctx.metrics.countError(this.id, isEnergyMeshError(e) ? e.code : 'INTERNAL');
       this.logger.warn({ device: this.id, err: errorMessage(e) }, 'ingest failed');
     }
+  }
+
+  private unitOf(key: string): string | undefined {
+    const p = this.points.get(key);
+    return p?.config.unit ?? p?.variable?.engineeringUnits;
   }
 
   private async ingestCommLost(): Promise<void> {

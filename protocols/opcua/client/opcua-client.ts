@@ -776,7 +776,7 @@ export class MonitoredItemSet {
    */
   onDidReceive(listener: Listener<ItemChange[]>): () => void {
     this.listeners.add(listener);
-    if (this.pending.length > 0 && !this.flushScheduled) this.flushScheduled = setImmediate(() => this.flush());
+    if (this.pending.length > 0 && !this.flushScheduled) this.flushScheduled = setImmediate(this.flushBound);
     return () => this.listeners.delete(listener);
   }
 
@@ -899,24 +899,26 @@ export class MonitoredItemSet {
     this.statuses.set(spec.key, { key: spec.key, nodeId: spec.nodeId, statusCode: code, statusName: statusCodeName(code), ok: (code & 0xc000_0000) === 0 });
   }
 
+  /**
+   * One data change (runs 100k times a second at the target rate): the dedup looks at the fields first, and
+   * only a new change becomes an ItemChange (its quality object is shared per StatusCode).
+   */
   private receive(spec: MonitorSpec, dv: DataValue): void {
     if (this.closed) return;
-    const change = toChange(spec.key, spec.nodeId, dv);
-    if (
-      !this.dedup.accept(spec.key, {
-        value: change.value,
-        statusCode: change.statusCode,
-        sourceTimestamp: change.sourceTimestamp,
-        sourcePicoseconds: dv.sourcePicoseconds,
-        serverTimestamp: change.serverTimestamp,
-      })
-    ) {
-      return;
-    }
+    const statusCode = dv.statusCode.value >>> 0;
+    const value = (statusCode & 0x8000_0000) !== 0 && dv.value.dataType === DataType.Null ? null : fromVariant(dv.value);
+    const sourceTimestamp = dv.sourceTimestamp ? dv.sourceTimestamp.getTime() : undefined;
+    const serverTimestamp = dv.serverTimestamp ? dv.serverTimestamp.getTime() : undefined;
+    if (!this.dedup.acceptFields(spec.key, value, statusCode, sourceTimestamp, dv.sourcePicoseconds, serverTimestamp)) return;
+    const change: ItemChange = { key: spec.key, nodeId: spec.nodeId, value, statusCode, quality: qualityFromStatusCode(statusCode) };
+    if (sourceTimestamp !== undefined) change.sourceTimestamp = sourceTimestamp;
+    if (serverTimestamp !== undefined) change.serverTimestamp = serverTimestamp;
     this.pending.push(change);
     if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
-    if (!this.flushScheduled) this.flushScheduled = setImmediate(() => this.flush());
+    if (!this.flushScheduled) this.flushScheduled = setImmediate(this.flushBound);
   }
+
+  private readonly flushBound = (): void => this.flush();
 
   private flush(): void {
     this.flushScheduled = undefined;

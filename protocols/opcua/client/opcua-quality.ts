@@ -61,9 +61,25 @@ export function statusCodeName(code: number): string {
   return sc.value >>> 0 === base && sc.name ? sc.name : `0x${(code >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-/** Normalizes a StatusCode value (a UInt32) into a quality. */
+/** One quality object per StatusCode seen (there are few distinct codes; bounded all the same). */
+const QUALITY_CACHE = new Map<number, OpcuaQuality>();
+const QUALITY_CACHE_MAX = 4096;
+
+/**
+ * Normalizes a StatusCode value (a UInt32) into a quality. The result is shared by every change with the
+ * same code (no allocation per data change at 100k changes/s): treat it as read-only — as the core does
+ * with its own GOOD quality, a stage that changes a quality builds a new one.
+ */
 export function qualityFromStatusCode(code: number): OpcuaQuality {
   const value = code >>> 0;
+  const cached = QUALITY_CACHE.get(value);
+  if (cached !== undefined) return cached;
+  const q = computeQuality(value);
+  if (QUALITY_CACHE.size < QUALITY_CACHE_MAX) QUALITY_CACHE.set(value, q);
+  return q;
+}
+
+function computeQuality(value: number): OpcuaQuality {
   const severity = (value & SEVERITY_MASK) >>> 30;
   const status: OpcuaQualityStatus = severity === 0 ? 'good' : severity === 1 ? 'uncertain' : 'invalid';
   const name = statusCodeName(value);

@@ -66,7 +66,8 @@ describe('opcua (node-opcua server in a child process)', function () {
 
   function kernel(plugins: JsonObject[]): Kernel {
     const source = inlineConfig({ dataDir: join(dir, `kernel-${kernels.length}-${Date.now()}`), api: { enabled: false }, plugins }, fixtures);
-    const k = new Kernel(loadConfig(source), { defaultMetrics: false, stepTimeoutMs: 5000 });
+    // a loaded 2-core machine may need more than 5 s to start a node-opcua server with a fresh PKI
+    const k = new Kernel(loadConfig(source), { defaultMetrics: false, stepTimeoutMs: 30_000 });
     kernels.push(k);
     return k;
   }
