@@ -1,6 +1,6 @@
 /**
  * Child process of oracle-crash.test.ts: an EnergyMesh instance (durable bus, embedded chain, settlement,
- * metering oracle) in `<dir>`. Prints `ready <rpcUrl>`; with `ingest <X>` it then ingests four meters'
+ * metering oracle) in `<dir>`. Prints `ready <rpcUrl>`; with `ingest <X>` it then ingests two meters'
  * counter samples for intervals X..X+3 (and a record moving the watermark past X+3's cut-off) in small
  * batches and prints `ingested`. It runs until killed (the test sends SIGKILL).
  * Usage: node --import tsx oracle-crash.child.ts <dir> [ingest <X>]
@@ -11,7 +11,7 @@ import type { Sample } from '../../../core/model/telemetry.ts';
 
 const L = 300_000;
 const CUTOFF_S = 30;
-const METERS = ['house-a', 'house-b', 'house-c', 'house-d'];
+const METERS = ['house-a', 'house-b'];
 /** Samples every 15 s; meter m (1-based) imports m Wh and, when even, exports 2 Wh per step. */
 const STEP_S = 15;
 
@@ -25,7 +25,7 @@ if (dir !== undefined) {
         api: { enabled: false },
         bus: { kind: 'embedded', durable: true, fsync: 'never' },
         plugins: [
-          { id: 'chain.empos', config: { blockTimeMs: 200, rpc: { port: 0 } } },
+          { id: 'chain.empos', config: { blockTimeMs: 100, rpc: { port: 0 } } },
           { id: 'settlement.contracts', config: { intervalMinutes: 5, reserveEb: 1000, accountEb: 1, accountMc: 0 } },
           {
             id: 'metering.oracle',

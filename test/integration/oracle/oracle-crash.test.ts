@@ -17,7 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 // as in oracle-crash.child.ts
 const L = 300_000;
 const STEP_S = 15;
-const METERS = ['house-a', 'house-b', 'house-c', 'house-d'];
+const METERS = ['house-a', 'house-b'];
 
 interface Child {
   process: ChildProcess;
@@ -43,7 +43,7 @@ function startChild(args: string[]): Child {
   return { process: child, lines, exited };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, child: Child, timeoutMs = 90_000): Promise<void> {
+async function until(what: string, cond: () => boolean | Promise<boolean>, child: Child, timeoutMs = 150_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     const exit = child.lines.find((l) => l.startsWith('exited'));
@@ -59,7 +59,7 @@ async function kill(child: Child): Promise<void> {
 }
 
 describe('metering oracle under kill -9', function () {
-  this.timeout(180_000);
+  this.timeout(360_000); // two cold starts of the whole stack in child processes: slow on a loaded machine
   const dir = tempDir('em-oracle-crash-');
   const children: Child[] = [];
   after(async () => {
