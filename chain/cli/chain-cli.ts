@@ -4,6 +4,7 @@
  *   chain node --genesis FILE --key KEYSTORE --data DIR [--password-file F] [--rpc-port P] [--p2p-port P] [--peers A,B]
  *   chain status [--rpc URL]                head, finalized, round, peers
  *   chain validators [--rpc URL]            the validator set and stakes
+ *   chain stake | unstake | withdraw | claim-fees | propose | propose-slash | vote   (staking-commands.ts)
  * Keys are read from keystores (Ethereum V3, scrypt) and never printed or logged; passwords come from a
  * file (or are empty, for local test networks only).
  */
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { errorMessage } from '../../core/errors.ts';
 import type { GenesisFile } from '../execution/genesis.ts';
+import { addStakingCommands } from './staking-commands.ts';
 
 // The chain stack (ethereumjs, libp2p) loads only when a chain command runs, so `energymesh start`
 // and the other commands do not pay for it.
@@ -213,5 +215,6 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
       }
     });
 
+  addStakingCommands(chain, io);
   return chain;
 }

@@ -57,6 +57,7 @@ import { BftEngine, type BftAction } from './bft-engine.ts';
 import { decodeNetworkSeal, encodeNetworkSeal, type NetworkSeal } from './node-seal.ts';
 import { SignState } from './sign-state.ts';
 import { validatorCandidates } from './validator-source.ts';
+import type { ValidatorRecord } from '../consensus/validator-set.ts';
 import { CLIENT_VERSION, type SealedBlock } from './chain-node.ts';
 
 export interface NetworkNodeOptions {
@@ -83,6 +84,11 @@ interface KnownBlock {
   builderSignature: string;
   parentCertificate: FinalityCertificate | undefined;
   valid: boolean;
+}
+
+interface EpochInfo {
+  schedule: EpochSchedule;
+  candidates: ValidatorRecord[];
 }
 
 interface HeightState {
@@ -135,7 +141,9 @@ export class NetworkNode {
   private queue: Promise<void> = Promise.resolve();
   private running = false;
   private readonly committed = new Emitter<SealedBlock>();
-  private readonly schedules = new Map<bigint, EpochSchedule>();
+  private readonly epochs = new Map<bigint, EpochInfo>();
+  /** Validators of the newest known epoch (cheap gossip checks). */
+  private knownValidators = new Set<string>();
   /** Local certificate of the head (committed into the next block's extraData). */
   private headCertificate: FinalityCertificate | undefined;
   /** number → signers of that block's certificate as committed by its child (deterministic). */
@@ -209,7 +217,14 @@ export class NetworkNode {
     for (const k of this.keys) {
       if (!known.has(k.address)) throw new EnergyMeshError('CONFIG_INVALID', 'the validator key is not a genesis validator', { details: { address: k.address } });
     }
-    this.chainRef = await Chain.open({ dataDir: join(o.dataDir, 'chaindata'), genesis, nativeCrypto: o.nativeCrypto ?? true });
+    this.chainRef = await Chain.open({
+      dataDir: join(o.dataDir, 'chaindata'),
+      genesis,
+      nativeCrypto: o.nativeCrypto ?? true,
+      // offline penalties (staking contract, block start) read who signed the parent: the certificate the
+      // block commits to, set here before each block is built, verified, imported or synced
+      signersOf: (n) => this.signers.get(n),
+    });
     try {
       this.signState = new SignState(join(o.dataDir, 'sign-state.json'));
       const head = this.chainRef.head.header.number;
@@ -306,28 +321,33 @@ export class NetworkNode {
 
   /** The schedule of `height`'s epoch (seeded from the last block of the previous epoch, which is final). */
   async schedule(height: bigint): Promise<EpochSchedule | undefined> {
+    return (await this.epochInfo(height))?.schedule;
+  }
+
+  private async epochInfo(height: bigint): Promise<EpochInfo | undefined> {
     const chain = this.chain;
     const perEpoch = epochBlocks(chain.genesis.consensus.epochSeconds, this.blockTimeMs);
     const epoch = epochOf(height, perEpoch);
-    const cached = this.schedules.get(epoch);
+    const cached = this.epochs.get(epoch);
     if (cached !== undefined) return cached;
     const anchor = epoch === 0n ? 0n : firstHeightOf(epoch, perEpoch) - 1n;
     const block = await chain.getBlockByNumber(anchor);
     if (block === undefined) return undefined;
-    const s = buildSchedule(epoch, perEpoch, bytesToHex(block.hash()), validatorCandidates(chain, height), chain.genesis.consensus.maxValidators);
-    this.schedules.set(epoch, s);
-    if (this.schedules.size > 4) this.schedules.delete(this.schedules.keys().next().value!);
-    return s;
+    const candidates = await validatorCandidates(chain, anchor);
+    const schedule = buildSchedule(epoch, perEpoch, bytesToHex(block.hash()), candidates, chain.genesis.consensus.maxValidators);
+    const info = { schedule, candidates };
+    this.epochs.set(epoch, info);
+    if (this.epochs.size > 4) this.epochs.delete(this.epochs.keys().next().value!);
+    this.knownValidators = new Set(candidates.map((c) => c.address));
+    return info;
   }
 
   /** The active validators of `height` with their stake. */
   async validatorsAt(height: bigint): Promise<ValidatorStake[]> {
-    const s = await this.schedule(height);
-    if (s === undefined) return [];
-    const active = new Set(s.active);
-    return validatorCandidates(this.chain, height)
-      .filter((v) => active.has(v.address))
-      .map((v) => ({ address: v.address, stake: v.stake }));
+    const info = await this.epochInfo(height);
+    if (info === undefined) return [];
+    const active = new Set(info.schedule.active);
+    return info.candidates.filter((v) => active.has(v.address)).map((v) => ({ address: v.address, stake: v.stake }));
   }
 
   /**
@@ -453,6 +473,7 @@ export class NetworkNode {
         this.log(`height ${s.height}: no certificate of the parent at hand; not proposing`);
         return;
       }
+      this.setParentSigners(s.height, parentCertificate);
       const built = await chain.buildProposal({
         timestamp: BigInt(Math.floor(Date.now() / 1000)),
         coinbase: key.address,
@@ -513,12 +534,19 @@ export class NetworkNode {
       ...(known.parentCertificate !== undefined ? { parentCertificate: known.parentCertificate } : {}),
     };
     this.clearTimers();
+    this.setParentSigners(s.height, known.parentCertificate);
     const result = await this.chain.importBlock(known.block, encodeNetworkSeal(seal));
     this.afterCommit(result.block, seal);
     this.committed.fire({ ...result, seal }, (e) => this.log(`commit listener failed: ${errMsg(e)}`));
     await this.net?.publish('commit', encodeCommit({ chainId: this.chain.chainId, certificate }));
     this.log(`committed block ${s.height} (${blockHash.slice(0, 10)}…, round ${certificate.round}, ${certificate.votes.length} signatures, ${result.block.transactions.length} txs)`);
     this.enterHeight();
+  }
+
+  /** Block `height` is executed with the signers of the parent certificate it commits to. */
+  private setParentSigners(height: bigint, parentCertificate: FinalityCertificate | undefined): void {
+    if (parentCertificate === undefined) this.signers.delete(height - 1n);
+    else this.signers.set(height - 1n, parentCertificate.votes.map((v) => v.validator.toLowerCase()));
   }
 
   private afterCommit(block: Block, seal: NetworkSeal): void {
@@ -542,7 +570,7 @@ export class NetworkNode {
         if (v.chainId !== chainId) return 'reject';
         if (recoverSigner(voteMessageDigest(v), v.signature) !== v.validator) return 'reject';
         if (v.height < height - 1n || v.height > height + MAX_FUTURE_HEIGHTS * 64n) return 'ignore';
-        if (!validatorCandidates(this.chain, v.height).some((c) => c.address === v.validator)) return 'reject';
+        if (!this.knownValidators.has(v.validator)) return 'reject';
         return 'accept';
       }
       case 'proposal': {
@@ -550,7 +578,7 @@ export class NetworkNode {
         if (p.chainId !== chainId) return 'reject';
         if (p.height < height || p.height > height + MAX_FUTURE_HEIGHTS * 64n) return 'ignore';
         const signer = recoverSigner(proposalMessageDigest(chainId, p.height, p.round, p.validRound, bytesToHex(createBlockFromRLP(p.block, { common: this.chain.common }).hash())), p.signature);
-        if (signer === undefined || !validatorCandidates(this.chain, p.height).some((c) => c.address === signer)) return 'reject';
+        if (signer === undefined || !this.knownValidators.has(signer)) return 'reject';
         return 'accept';
       }
       case 'commit': {
@@ -673,6 +701,7 @@ export class NetworkNode {
     const why = await this.checkParentCertificate(block, parentCertificate);
     if (why !== undefined) return why;
     try {
+      this.setParentSigners(s.height, parentCertificate);
       await chain.verifyBlock(block);
     } catch (e) {
       return errMsg(e);
@@ -826,6 +855,7 @@ export class NetworkNode {
     }
     await this.withEngineQuiet(async () => {
       if (chain.head.header.number + 1n !== n) return;
+      this.setParentSigners(n, seal.parentCertificate);
       const result = await chain.importBlock(block, encodeNetworkSeal(seal));
       this.afterCommit(result.block, seal);
       this.committed.fire({ ...result, seal }, (e) => this.log(`commit listener failed: ${errMsg(e)}`));
@@ -854,9 +884,9 @@ export class NetworkNode {
     return {
       empos_validators: async () => {
         const height = this.chain.head.header.number + 1n;
-        const s = await this.schedule(height);
-        const active = new Set(s?.active ?? []);
-        return validatorCandidates(this.chain, height).map((v) => ({
+        const info = await this.epochInfo(height);
+        const active = new Set(info?.schedule.active ?? []);
+        return (info?.candidates ?? []).map((v) => ({
           address: v.address,
           stake: q(v.stake),
           status: active.has(v.address) ? 'active' : v.status === 'removed' ? 'removed' : 'candidate',

@@ -1,20 +1,18 @@
 /**
- * Where the node reads the validator set from — the ONE place to change when validators come from an
- * on-chain registry. Today: the genesis validators (bonded, eligible for the schedule). When the staking
- * work lands a registry (`chain/system/validator-registry.ts` exporting `activeValidators(chain, blockNumber)`),
- * this function is where it is wired in; every caller (schedule, certificate checks, sync) goes through it.
+ * Where the node reads the validator set from — the ONE place every caller (schedule, certificate checks,
+ * sync, gossip validation) goes through. The set of the epoch containing `height` is read from the
+ * staking system contract (`chain/system/validator-registry.ts`, `activeValidators`) in the state of the
+ * epoch's anchor block — the last block of the previous epoch (genesis for epoch 0), which is final, so
+ * every node derives the same set and stake changes take effect at the next epoch. When the contract is
+ * absent or unreadable (a chain without it), the genesis validators are used.
  */
 import type { Chain } from '../execution/chain.ts';
 import { ValidatorSet, type ValidatorRecord } from '../consensus/validator-set.ts';
+import { activeValidators } from '../system/validator-registry.ts';
 
 const fromGenesis = new WeakMap<Chain, ValidatorRecord[]>();
 
-/**
- * The validators eligible for the schedule of the epoch containing `blockNumber` (stake and performance),
- * in a deterministic order. The schedule draws the active set from them.
- */
-export function validatorCandidates(chain: Chain, blockNumber: bigint): ValidatorRecord[] {
-  void blockNumber; // the genesis set does not change with the height
+export function genesisCandidates(chain: Chain): ValidatorRecord[] {
   let list = fromGenesis.get(chain);
   if (list === undefined) {
     const g = chain.genesis;
@@ -22,4 +20,20 @@ export function validatorCandidates(chain: Chain, blockNumber: bigint): Validato
     fromGenesis.set(chain, list);
   }
   return list;
+}
+
+/**
+ * The validators eligible for the schedule of an epoch whose anchor (last block of the previous epoch)
+ * is `anchorBlock`, in address order. The schedule draws the active set from them.
+ */
+export async function validatorCandidates(chain: Chain, anchorBlock: bigint): Promise<ValidatorRecord[]> {
+  try {
+    const list = await activeValidators(chain, anchorBlock);
+    if (list.length > 0) {
+      return list.map((v) => ({ address: v.address.toLowerCase(), stake: v.stake, status: 'active', unbonding: [], performancePermille: 1000 }));
+    }
+  } catch {
+    // no staking contract on this chain: the genesis set
+  }
+  return genesisCandidates(chain);
 }

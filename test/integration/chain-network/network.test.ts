@@ -30,7 +30,7 @@ async function blockHash(url: string, n: number): Promise<string | undefined> {
 }
 
 describe('EMPoS validator network (4 processes)', function () {
-  this.timeout(240_000);
+  this.timeout(420_000);
   let net: TestNetwork;
   const providers: JsonRpcProvider[] = [];
 
@@ -130,9 +130,8 @@ describe('EMPoS validator network (4 processes)', function () {
   });
 
   it('a restarted validator and a late full node sync blocks with certificates and follow the chain', async () => {
-    await net.start(3);
     const full = await net.addFullNode();
-    await net.start(full.index);
+    await Promise.all([net.start(3), net.start(full.index)]);
     const h = await net.head(0);
     await waitHead(3, h + 1, 120_000);
     await waitHead(full.index, h + 1, 120_000);

@@ -1,0 +1,198 @@
+/**
+ * Validator-network benchmark (loopback, one process; every node has its own chain store, libp2p host
+ * and JSON-free submission path = what eth_sendRawTransaction does: pool admission + gossip):
+ *  1. 4 validators, 1 s blocks: time from submission to finality (p50/p99) of transfers sent one by one;
+ *  2. 4 validators: sustained ERC-20 transfers/s (a backlog of signed transfers submitted to one node,
+ *     measured until all are final on it);
+ *  3. 20 and 100 validators (4 nodes holding 5 / 25 validator keys each), 1 s blocks: block interval and
+ *     finality latency.
+ * Prints the figures and the machine's load average. `npx tsx bench/chain-network.bench.ts`
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Common } from '@ethereumjs/common';
+import { createTx } from '@ethereumjs/tx';
+import { bytesToHex, createAddressFromPrivateKey, hexToBytes, type PrefixedHexString } from '@ethereumjs/util';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { NetworkNode } from '../chain/node/network-node.ts';
+import { WEI_PER_EB, type GenesisFile } from '../chain/execution/genesis.ts';
+import { peerIdOf } from '../chain/p2p/peer-key.ts';
+import { compileToken } from '../test/integration/chain/solc.ts';
+
+const GWEI = 1_000_000_000n;
+
+interface Account {
+  key: Uint8Array;
+  address: string;
+  nonce: bigint;
+}
+
+function account(i: number, tag: number): Account {
+  const k = new Uint8Array(32);
+  k[0] = tag;
+  new DataView(k.buffer).setUint32(28, i + 1);
+  return { key: k, address: createAddressFromPrivateKey(k).toString(), nonce: 0n };
+}
+
+function sign(common: Common, from: Account, to: string | undefined, data: Uint8Array, gasLimit: bigint, value = 0n): Uint8Array {
+  return createTx(
+    { type: 2, nonce: from.nonce++, to: to as PrefixedHexString | undefined, data, gasLimit, maxFeePerGas: 100n * GWEI, maxPriorityFeePerGas: GWEI, value },
+    { common },
+  )
+    .sign(from.key)
+    .serialize();
+}
+
+function transferData(to: string, amount: bigint): Uint8Array {
+  return hexToBytes(`0x${'a9059cbb'}${to.slice(2).padStart(64, '0')}${amount.toString(16).padStart(64, '0')}`);
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+interface Net {
+  nodes: NetworkNode[];
+  dir: string;
+  funded: Account[];
+  stop(): Promise<void>;
+}
+
+async function startNet(validators: number, nodes: number, blockTimeMs: number, senders: number): Promise<Net> {
+  const dir = mkdtempSync(join(tmpdir(), 'empos-bench-'));
+  const vals = Array.from({ length: validators }, (_, i) => account(i, 0x77));
+  const funded = Array.from({ length: senders }, (_, i) => account(i, 0x55));
+  const genesis: GenesisFile = {
+    chainId: 17741,
+    timestamp: 0,
+    alloc: Object.fromEntries(funded.map((a) => [a.address.toLowerCase(), (1_000_000n * WEI_PER_EB).toString()])),
+    validators: vals.map((v) => ({ address: v.address.toLowerCase(), stake: (32_000n * WEI_PER_EB).toString() })),
+    consensus: { blockTimeMs },
+  };
+  const peerKeys = await Promise.all(Array.from({ length: nodes }, (_, i) => generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(i + 1))));
+  const ports = Array.from({ length: nodes }, (_, i) => 36_100 + Math.floor(Math.random() * 2000) * 4 + i);
+  const addrs = peerKeys.map((k, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIdOf(k)}`);
+  const list: NetworkNode[] = [];
+  for (let i = 0; i < nodes; i++) {
+    const keys = vals.filter((_, j) => j % nodes === i).map((v) => bytesToHex(v.key));
+    list.push(
+      new NetworkNode({
+        dataDir: join(dir, `n${i}`),
+        genesis,
+        validatorKeys: keys,
+        rpc: false,
+        peerKey: peerKeys[i],
+        p2p: { port: ports[i], peers: addrs.filter((_, j) => j !== i) },
+      }),
+    );
+  }
+  await Promise.all(list.map((n) => n.start()));
+  return {
+    nodes: list,
+    dir,
+    funded,
+    stop: async () => {
+      await Promise.all(list.map((n) => n.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitHeight(node: NetworkNode, h: bigint, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (node.chain.head.header.number < h) {
+    if (Date.now() > end) throw new Error(`stalled below height ${h}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function submit(node: NetworkNode, raw: Uint8Array): Promise<string> {
+  const hash = await node.chain.submitRawTransaction(raw);
+  node.gossipTransaction(bytesToHex(raw));
+  return hash;
+}
+
+/** Block interval and submission→finality latency of transfers sent one at a time. */
+async function latency(net: Net, seconds: number): Promise<{ blockMs: number; p50: number; p99: number; n: number }> {
+  const node = net.nodes[0]!;
+  const sent = new Map<string, number>();
+  const lat: number[] = [];
+  const commits: number[] = [];
+  const sub = node.onDidCommitBlock(({ block }) => {
+    commits.push(Date.now());
+    for (const tx of block.transactions) {
+      const t = sent.get(bytesToHex(tx.hash()));
+      if (t !== undefined) lat.push(Date.now() - t);
+    }
+  });
+  await waitHeight(node, node.chain.head.header.number + 2n);
+  const from = net.funded[0]!;
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    const raw = sign(node.chain.common, from, '0x000000000000000000000000000000000000beef', new Uint8Array(), 21_000n, 1n);
+    sent.set(await submit(node, raw), Date.now());
+    await new Promise((r) => setTimeout(r, 250 + Math.random() * 250));
+  }
+  await waitHeight(node, node.chain.head.header.number + 3n);
+  sub.dispose();
+  const gaps = commits.slice(1).map((t, i) => t - commits[i]!);
+  return { blockMs: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length), p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length };
+}
+
+async function erc20(net: Net, transfers: number, bytecode: string): Promise<{ tps: number; blocks: number }> {
+  const node = net.nodes[0]!;
+  const common = node.chain.common;
+  const deployer = net.funded[0]!;
+  const senders = net.funded.slice(1);
+  const deploy = await submit(node, sign(common, deployer, undefined, hexToBytes(`${bytecode}${(10n ** 30n).toString(16).padStart(64, '0')}` as PrefixedHexString), 3_000_000n));
+  let token: string | null | undefined;
+  while (token === undefined || token === null) {
+    await new Promise((r) => setTimeout(r, 200));
+    const t = await node.chain.getTransaction(deploy);
+    if (t?.block !== undefined) token = (await node.chain.getReceipts(t.block.number))[t.block.index]?.contractAddress;
+  }
+  let last = '';
+  for (const s of senders) last = await submit(node, sign(common, deployer, token, transferData(s.address, 10n ** 24n), 100_000n));
+  while ((await node.chain.getTransaction(last))?.block === undefined) await new Promise((r) => setTimeout(r, 200));
+  const raws: Uint8Array[] = [];
+  for (let i = 0; i < transfers; i++) raws.push(sign(common, senders[i % senders.length]!, token, transferData(`0x${(i + 1).toString(16).padStart(40, '0')}`, 1n), 100_000n));
+  const startHeight = node.chain.head.header.number;
+  const t0 = performance.now();
+  for (const raw of raws) last = await submit(node, raw);
+  while ((await node.chain.getTransaction(last))?.block === undefined) await new Promise((r) => setTimeout(r, 100));
+  const s = (performance.now() - t0) / 1000;
+  return { tps: transfers / s, blocks: Number(node.chain.head.header.number - startHeight) };
+}
+
+export async function run(): Promise<void> {
+  const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
+  console.log(`chain-network bench — loopback, one process, load average before: ${load()}`);
+  const bytecode = compileToken().bytecode;
+
+  const four = await startNet(4, 4, 1000, 201);
+  try {
+    const l = await latency(four, 20);
+    console.log(`4 validators, 1 s blocks: block interval ${l.blockMs.toFixed(0)} ms; submission → finality p50 ${l.p50} ms, p99 ${l.p99} ms (${l.n} transfers); load ${load()}`);
+    const e = await erc20(four, Number(process.env.BENCH_TRANSFERS ?? 1000), bytecode);
+    console.log(`4 validators: ${e.tps.toFixed(0)} ERC-20 transfers/s sustained (${e.blocks} blocks); load ${load()}`);
+  } finally {
+    await four.stop();
+  }
+  for (const n of [20, 100]) {
+    const net = await startNet(n, 4, 1000, 2);
+    try {
+      const l = await latency(net, 20);
+      console.log(`${n} validators (4 nodes × ${n / 4} keys), 1 s blocks: block interval ${l.blockMs.toFixed(0)} ms; finality p50 ${l.p50} ms, p99 ${l.p99} ms (${l.n} transfers); load ${load()}`);
+    } finally {
+      await net.stop();
+    }
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await run();
+}
