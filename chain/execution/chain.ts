@@ -73,6 +73,12 @@ export interface ChainOptions {
    * known, no penalty. Must answer the same on every validator (from the certificate the block carries).
    */
   signersOf?: (number: bigint) => Promise<readonly string[] | undefined> | readonly string[] | undefined;
+  /**
+   * The validators expected to vote on block `number` (its epoch's active set). With it the contract is
+   * told exactly who was absent (voters − signers); without it, every validator active in the contract
+   * (since before block `number`) that did not sign is absent.
+   */
+  votersOf?: (number: bigint) => Promise<readonly string[] | undefined> | readonly string[] | undefined;
 }
 
 export interface ProduceOptions {
@@ -86,6 +92,8 @@ export interface ProduceOptions {
   extraData?: Uint8Array;
   /** Signers of the parent's finality certificate (offline penalties); default `ChainOptions.signersOf`. */
   parentSigners?: readonly string[];
+  /** The parent's voting set (with `parentSigners`); default `ChainOptions.votersOf`. */
+  parentVoters?: readonly string[];
 }
 
 /** A committed block with what the node keeps beside it. */
@@ -181,6 +189,7 @@ export class Chain {
   private readonly recentHashes: Map<bigint, Uint8Array>;
   private readonly maxTxsPerBlock: number;
   private readonly signersOf: ChainOptions['signersOf'];
+  private readonly votersOf: ChainOptions['votersOf'];
   /** The staking contract's `minBaseFee` in the head state (governed base-fee floor). */
   private minBaseFee = 0n;
   private closed = false;
@@ -197,6 +206,7 @@ export class Chain {
     this.txCommon = sharedTxCommon(parts.common);
     this.maxTxsPerBlock = parts.options.maxTxsPerBlock ?? Number.MAX_SAFE_INTEGER;
     this.signersOf = parts.options.signersOf;
+    this.votersOf = parts.options.votersOf;
   }
 
   /** Opens the chain in `dataDir`, writing the genesis block on first use; reopens at the last committed block. */
@@ -459,7 +469,7 @@ export class Chain {
       return n;
     });
     try {
-      const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners);
+      const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners, opts.parentVoters);
       const result = await this.finishBlock(headerData, exec, opts.seal, undefined, opts.dryRun === true);
       if (opts.dryRun === true) {
         await this.state.setStateRoot(parent.header.stateRoot);
@@ -533,12 +543,13 @@ export class Chain {
   }
 
   /** Runs the candidates in order on the live state. `build` skips and drops what cannot run; `import` fails. */
-  private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import', parentSigners?: readonly string[]): Promise<Execution> {
+  private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import', parentSigners?: readonly string[], parentVoters?: readonly string[]): Promise<Execution> {
     const context = createBlock({ header: headerData }, { common: this.common, freeze: true });
     const exec: Execution = { included: [], txReceipts: [], stored: [], dropped: [], gasUsed: 0n, fees: 0n };
     // Block start (system call): offline penalties from the parent's certificate signers.
     const signers = parentSigners ?? (await this.signersOf?.(parent.header.number));
-    await systemCall(this.vm, context, encodeBlockStart(signers));
+    const voters = signers === undefined ? undefined : (parentVoters ?? (await this.votersOf?.(parent.header.number)));
+    await systemCall(this.vm, context, encodeBlockStart(signers, voters));
     const skippedSenders = new Set<string>();
     const baseFee = context.header.baseFeePerGas ?? parent.header.calcNextBaseFee();
     const gasLimit = parent.header.gasLimit;

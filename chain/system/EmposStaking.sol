@@ -10,9 +10,10 @@ pragma solidity 0.8.30;
  * signature and no gas charged:
  *  - `initialize` once at genesis (the genesis validators' stakes; the chain credits this contract's balance
  *    with their sum first);
- *  - `onBlockStart(signers, known)` before the transactions of every block: the signers of the previous
- *    block's finality certificate (distinct validators of the set that voted on it); each active validator
- *    absent from it (and active before the previous block) is slashed
+ *  - `onBlockStart(list, kind)` before the transactions of every block: the validators absent from the
+ *    previous block's finality certificate (LIST_ABSENT, when the chain knows the set that voted), or its
+ *    signers (LIST_SIGNERS: then every validator active here, since before the previous block, and not a
+ *    signer is absent); each absent active validator is slashed
  *    offlineSlashBpsPerDay × (seconds since the previous block) / 86,400 of its stake;
  *  - `distributeFees(amount)` after the transactions: every fee of the block (base fee and priority fee,
  *    which the chain credits to this contract's balance instead of burning / paying the proposer), shared
@@ -196,17 +197,42 @@ contract EmposStaking {
         lastBlockTimestamp = block.timestamp;
     }
 
-    /// @param signers the validators whose votes are in the previous block's finality certificate
-    /// @param known false when the chain does not know them (then only the clock advances)
-    function onBlockStart(address[] calldata signers, bool known) external onlySystem {
+    uint8 public constant LIST_UNKNOWN = 0;
+    uint8 public constant LIST_SIGNERS = 1;
+    uint8 public constant LIST_ABSENT = 2;
+
+    /// @param list LIST_SIGNERS: the validators whose votes are in the previous block's finality certificate;
+    ///             LIST_ABSENT: the validators of the set that voted on the previous block who are not in it
+    /// @param kind LIST_UNKNOWN when the chain does not know them (then only the clock advances)
+    function onBlockStart(address[] calldata list, uint8 kind) external onlySystem {
         uint256 dt = block.timestamp - lastBlockTimestamp;
         lastBlockTimestamp = block.timestamp;
         // block 1: the genesis has no certificate
-        if (!known || dt == 0 || block.number <= 1 || activeList.length == 0 || p.offlineSlashBpsPerDay == 0) return;
-        // Everyone signed (the signers are distinct validators of the parent's active set): nothing to do.
-        if (signers.length >= activeList.length) return;
-        for (uint256 i = 0; i < signers.length; i++) {
-            address s = signers[i];
+        if (kind == LIST_UNKNOWN || dt == 0 || block.number <= 1 || activeList.length == 0 || p.offlineSlashBpsPerDay == 0) return;
+        if (kind == LIST_ABSENT) {
+            // the chain knows the voting set (the epoch's): O(absentees), nobody else is read
+            for (uint256 i = 0; i < list.length; i++) {
+                address a = list[i];
+                uint256 seen;
+                assembly {
+                    seen := tload(a)
+                    tstore(a, 1)
+                }
+                if (seen == 0 && vals[a].status == STATUS_ACTIVE) _chargeOffline(a, dt);
+            }
+            for (uint256 i = 0; i < list.length; i++) {
+                address a = list[i];
+                assembly {
+                    tstore(a, 0)
+                }
+            }
+            return;
+        }
+        // LIST_SIGNERS: absent = active here − signers. Everyone signed (the signers are distinct validators
+        // of the set that voted): nothing to do.
+        if (list.length >= activeList.length) return;
+        for (uint256 i = 0; i < list.length; i++) {
+            address s = list[i];
             assembly {
                 tstore(s, 1)
             }
@@ -220,17 +246,19 @@ contract EmposStaking {
             assembly {
                 signed := tload(a)
             }
-            if (signed == 0 && vals[a].activeSinceBlock < joinedLate) {
-                vals[a].offlineSeconds += uint64(dt);
-                _slash(a, p.offlineSlashBpsPerDay * dt, BPS * DAY, REASON_OFFLINE, false);
-            }
+            if (signed == 0 && vals[a].activeSinceBlock < joinedLate) _chargeOffline(a, dt);
         }
-        for (uint256 i = 0; i < signers.length; i++) {
-            address s = signers[i];
+        for (uint256 i = 0; i < list.length; i++) {
+            address s = list[i];
             assembly {
                 tstore(s, 0)
             }
         }
+    }
+
+    function _chargeOffline(address a, uint256 dt) private {
+        vals[a].offlineSeconds += uint64(dt);
+        _slash(a, p.offlineSlashBpsPerDay * dt, BPS * DAY, REASON_OFFLINE, false);
     }
 
     /// @param amount the fees of the block, already credited to this contract's balance by the chain

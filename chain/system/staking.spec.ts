@@ -188,6 +188,20 @@ describe('EMPoS staking system contract (on the Chain)', function () {
     await assertSupply();
   });
 
+  it('with the voting set known (votersOf), charges exactly the absentees and not validators outside that set', async () => {
+    await send(dave, 'stake', [], 32_000n * EB); // active in the contract, not in this epoch's voting set
+    const voters = [a.address, b.address, c.address];
+    const stakeOf = async (x: TestAccount) => (await validators(chain)).find((v) => v.address === x.address)!.stake;
+    const before = await stakeOf(c);
+    await chain.produceBlock({ timestamp: (t += 100n), coinbase: proposer, parentSigners: [a.address, b.address], parentVoters: voters });
+    assert.equal(before - (await stakeOf(c)), (before * 10n * 100n) / (10_000n * 86_400n));
+    await chain.produceBlock({ timestamp: (t += 100n), coinbase: proposer, parentSigners: voters, parentVoters: voters });
+    await chain.produceBlock({ timestamp: (t += 100n), coinbase: proposer, parentSigners: voters, parentVoters: voters });
+    assert.equal(await stakeOf(dave), 32_000n * EB, 'not a voter yet: never charged');
+    assert.equal(await stakeOf(a), 32_000n * EB);
+    await assertSupply();
+  });
+
   it('passes a parameter change with more than 2/3 of the stake and rejects one with 1/3 against', async () => {
     assert.equal(await revertOf(alice, 'propose', [PARAMS.minStake, 50_000n * EB]), 'execution reverted: EMPoS: not an active validator');
     assert.equal(await revertOf(a, 'propose', [PARAMS.maxValidators, 0n]), 'execution reverted: EMPoS: maxValidators out of range');

@@ -140,9 +140,17 @@ export async function readMinBaseFee(state: { getStorage(address: Address, key: 
   return v.length === 0 ? 0n : bytesToBigInt(v);
 }
 
-/** `onBlockStart(signers, known)`: offline accounting for the previous block's certificate. */
-export function encodeBlockStart(parentSigners: readonly string[] | undefined): string {
-  return stakingInterface.encodeFunctionData('onBlockStart', [parentSigners ?? [], parentSigners !== undefined]);
+/**
+ * `onBlockStart(list, kind)`: offline accounting for the previous block's certificate. With the set that
+ * voted on it (`voters`), the contract gets the absentees (voters − signers, sorted) and touches only them;
+ * without, it gets the signers and takes its own active list as the voters; without signers, nothing.
+ */
+export function encodeBlockStart(parentSigners: readonly string[] | undefined, parentVoters?: readonly string[]): string {
+  if (parentSigners === undefined) return stakingInterface.encodeFunctionData('onBlockStart', [[], 0]);
+  if (parentVoters === undefined) return stakingInterface.encodeFunctionData('onBlockStart', [parentSigners, 1]);
+  const signed = new Set(parentSigners.map((a) => a.toLowerCase()));
+  const absent = [...new Set(parentVoters.map((a) => a.toLowerCase()))].filter((a) => !signed.has(a)).sort();
+  return stakingInterface.encodeFunctionData('onBlockStart', [absent, 2]);
 }
 
 /** `distributeFees(amount)`: the block's fees, already credited to the contract's balance. */
