@@ -565,11 +565,12 @@ export class Kernel {
 
   private async step(p: PluginRuntime, what: string, fn: () => unknown): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    const limit = what === 'start' ? Math.max(this.stepTimeoutMs, p.manifest.startTimeoutMs ?? 0) : this.stepTimeoutMs;
     try {
       await Promise.race([
         Promise.resolve().then(fn),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new EnergyMeshError('TIMEOUT', `${p.id}: ${what} did not finish within ${this.stepTimeoutMs} ms`, { retriable: true })), this.stepTimeoutMs);
+          timer = setTimeout(() => reject(new EnergyMeshError('TIMEOUT', `${p.id}: ${what} did not finish within ${limit} ms`, { retriable: true })), limit);
         }),
       ]);
     } finally {

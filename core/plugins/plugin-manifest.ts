@@ -13,6 +13,8 @@ export interface PluginManifest {
   dependsOn?: string[];
   capabilities?: string[];
   description?: string;
+  /** How long the plugin's start may take (ms), when longer than the kernel's default (15 s). */
+  startTimeoutMs?: number;
 }
 
 /** The plugin API majors this core accepts. */

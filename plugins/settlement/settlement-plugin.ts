@@ -160,6 +160,7 @@ export class SettlementPlugin implements LifecycleContribution {
     if (![5, 15, 30].includes(minutes)) {
       throw new EnergyMeshError('CONFIG_INVALID', `settlement interval of ${minutes} min is not supported (5, 15 or 30)`, { details: { path: '/intervalMinutes' } });
     }
+    this.ctx.logger.info({ chainId: connector.chainId.toString(), intervalMinutes: minutes }, 'first start on this chain: deploying the settlement contracts (takes a few blocks)');
     const reserveWei = BigInt(config.reserveEb ?? 1_000_000) * EB;
     const submitterAddress = await keys.submitter.getAddress();
     const operatorAddress = await keys.operator.getAddress();

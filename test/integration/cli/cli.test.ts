@@ -64,6 +64,19 @@ describe('energymesh CLI', () => {
     assert.match(bad.err, /energymesh: /);
   });
 
+  it('plugins contribute command groups: market and dispatch from the demo config', async () => {
+    const demo = join(PACKAGE_ROOT, 'examples', 'demo', 'energymesh.yaml');
+    const market = await cli('market', '--help', '--config', demo);
+    assert.equal(market.code, 0, market.err);
+    for (const sub of ['order', 'cancel', 'orders', 'results', 'verify']) assert.match(market.out, new RegExp(`\\b${sub}\\b`), sub);
+    const dispatch = await cli('dispatch', '--help', '--config', demo);
+    assert.equal(dispatch.code, 0, dispatch.err);
+    for (const sub of ['publish', 'list', 'status', 'settle']) assert.match(dispatch.out, new RegExp(`\\b${sub}\\b`), sub);
+    const unreachable = await cli('market', 'results', '--url', 'http://127.0.0.1:9', '--config', demo);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.err, /energymesh: /);
+  });
+
   it('an unknown command fails with a usage error', async () => {
     const r = await cli('frobnicate', '--config', join(fixtures, 'template.yaml'));
     assert.equal(r.code, 2);
