@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { Contract, JsonRpcProvider, Wallet } from 'ethers';
 import { bytesToHex } from '@ethereumjs/util';
 import { isEnergyMeshError } from '../../../core/errors.ts';
-import { addStakingCommands } from '../../../chain/cli/staking-commands.ts';
+import { addStakingCommands, parseEb, parseParamValue } from '../../../chain/cli/staking-commands.ts';
 import { ValidatorKey, voteDigest } from '../../../chain/consensus/certificate.ts';
 import { WEI_PER_EB } from '../../../chain/execution/genesis.ts';
 import { writeKeystore } from '../../../chain/node/keystore.ts';
@@ -87,6 +87,16 @@ describe('EMPoS staking through the CLI, ethers and empos_* (embedded node)', fu
     provider.destroy();
     await node.stop();
     dir.remove();
+  });
+
+  it('parses EB amounts and parameter values; refuses bad arguments before sending anything', async () => {
+    assert.equal(parseEb('32000'), 32_000n * EB);
+    assert.equal(parseEb('0.5'), EB / 2n);
+    assert.equal(parseParamValue('minStake', '50000'), 50_000n * EB, 'minStake is given in EB');
+    assert.equal(parseParamValue('blockTimeMs', '1000'), 1000n);
+    for (const bad of ['-1', '1e3', '0x10', '1.0000000000000000001']) assert.throws(() => parseEb(bad), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(cli('propose', 'gasLimit', '1', '--key', 'unused.json'), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(cli('vote', '0', 'maybe', '--key', 'unused.json'), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT'));
   });
 
   it('refuses a stake below the minimum with the contract\'s reason, and a wrong keystore password', async () => {
