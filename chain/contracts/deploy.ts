@@ -5,7 +5,8 @@
  * PAUSER_ROLE and ORACLE_ADMIN_ROLE, the governance timelock PARAMETER_ROLE, the registry MINTER_ROLE and the
  * market MARKET_ROLE on the ledger — so the deployer never holds a role and there is nothing to renounce.
  * The addresses are predicted from the deployer's nonces (CREATE), and the transactions are sent at once
- * with explicit nonces: the suite lands in a couple of blocks whatever the block time.
+ * with explicit nonces and gas bounds (no estimation): the suite lands in a couple of blocks whatever the
+ * block time.
  */
 import { ContractFactory, getCreateAddress, type Signer, type TransactionRequest, type TransactionResponse } from 'ethers';
 import { EnergyMeshError } from '../../core/errors.ts';
@@ -65,7 +66,7 @@ export interface DeploySettlementOptions {
   baselineDays?: number;
   /** Receives market fees (default: the Multisig). */
   treasury?: string;
-  /** Start of the team vesting, unix s (default: the latest block's timestamp). */
+  /** Start of the team vesting, unix s (default: now — the latest block's timestamp or the clock, the later). */
   vestingStart?: number;
   governance?: GovernanceOptions;
 }
@@ -115,8 +116,9 @@ export async function deploySettlement(deployer: Signer, options: DeploySettleme
     governor: at(8),
   } satisfies SettlementAddresses;
   const dist = options.mcDistribution ?? { public: from, ecosystem: from, stakingRewards: from, partnerships: from, teamBeneficiary: from };
+  // the latest block may still be the genesis (timestamp 0) right after a node starts: never before now
   const latest = await provider.getBlock('latest');
-  const vestingStart = options.vestingStart ?? latest?.timestamp ?? Math.floor(Date.now() / 1000);
+  const vestingStart = options.vestingStart ?? Math.max(latest?.timestamp ?? 0, Math.floor(Date.now() / 1000));
   const gov = options.governance ?? {};
   const ZERO = '0x0000000000000000000000000000000000000000';
   const plan: PlannedDeployment[] = [
@@ -141,21 +143,24 @@ export async function deploySettlement(deployer: Signer, options: DeploySettleme
     const artifact = loadArtifact(p.name);
     const factory = new ContractFactory(artifact.abi as never[], artifact.bytecode);
     const tx = await factory.getDeployTransaction(...p.args, { value: p.value ?? 0n });
-    requests.push({ data: tx.data, value: p.value ?? 0n, nonce: nonce0 + i });
+    requests.push({ data: tx.data, value: p.value ?? 0n, nonce: nonce0 + i, gasLimit: creationGasBound(tx.data, artifact.deployedBytecode) });
   }
-  // Wave 1: the governor's constructor reads the token's clock, so it is estimated once MeshCoin exists.
+  // All at once: the gas limits are upper bounds from the code sizes (no estimation round trips, and the
+  // governor's constructor — which reads the token's clock — needs no MeshCoin before it is estimated).
   const sent: TransactionResponse[] = [];
-  const last = requests.length - 1;
-  for (const r of requests.slice(0, last)) {
-    const gasLimit = await deployer.estimateGas(r);
-    sent.push(await deployer.sendTransaction({ ...r, gasLimit: gasLimit + gasLimit / 10n }));
-  }
-  await waitOk(sent[2]!, 'MeshCoin');
-  const govRequest = requests[last]!;
-  const govGas = await deployer.estimateGas(govRequest);
-  sent.push(await deployer.sendTransaction({ ...govRequest, gasLimit: govGas + govGas / 10n }));
+  for (const r of requests) sent.push(await deployer.sendTransaction(r));
   for (const [i, tx] of sent.entries()) await waitOk(tx, plan[i]!.name);
   return a;
+}
+
+/**
+ * An upper bound of a creation's gas: intrinsic + calldata (16/byte) + code deposit (200/byte) + 1.5 M for
+ * the constructor (ours write at most a few dozen slots). Unused gas is not charged.
+ */
+function creationGasBound(data: string, deployedBytecode: string): bigint {
+  const dataBytes = BigInt((data.length - 2) / 2);
+  const codeBytes = BigInt((deployedBytecode.length - 2) / 2);
+  return 53_000n + 16n * dataBytes + 200n * codeBytes + 1_500_000n;
 }
 
 async function waitOk(tx: TransactionResponse, name: string): Promise<void> {

@@ -47,6 +47,8 @@ describe('settlement contracts: MeshCoin, vesting, governance and Multisig', fun
   it('vests the team share linearly over 4 years to its beneficiary', async () => {
     const vesting = new Contract(h.addresses.teamVesting, loadArtifact('VestingWallet').abi as never[], h.wallets.dave);
     const start = await read<bigint>(vesting, 'start');
+    const deployedAt = BigInt(await h.now());
+    assert.ok(start <= deployedAt && start > deployedAt - 120n, `vesting starts at the deployment (${start} vs ${deployedAt})`);
     assert.equal(await read<bigint>(vesting, 'duration'), BigInt(TEAM_VESTING_SECONDS));
     assert.equal(await read<string>(vesting, 'owner'), h.wallets.erin.address);
     const share = (SUPPLY * 25n) / 100n;
