@@ -266,7 +266,7 @@ async function run(): Promise<void> {
     t0 = performance.now();
     const orderRaws: string[] = [];
     for (const h of households) {
-      const amountWh = BigInt(h.seller ? rnd.int(1000, 1500) : rnd.int(500, 2500));
+      const amountWh = BigInt(h.seller ? rnd.int(800, 1300) : rnd.int(500, 2500)); // sellers minted ≥ 1,400 Wh net in the warm-up
       const limit = h.seller ? BigInt(rnd.int(80, 150)) * (MC / 1000n) : BigInt(rnd.int(100, 200)) * (MC / 1000n);
       orderRaws.push(await sign(h.wallet, h.nonce++, a.market, market.encodeFunctionData('placeOrder', [D, h.seller, amountWh, limit]), 300_000n));
     }
