@@ -75,15 +75,10 @@ export async function startKafka(brokers = 3): Promise<KafkaCluster> {
   };
 }
 
-/**
- * A TCP proxy to one broker. While cut, it accepts and closes every connection at once (a refused
- * connection); while black-holed, it accepts connections and never answers (a host that is down: the client
- * waits for its connection timeout).
- */
+/** A TCP proxy to one broker. While cut, it accepts and closes every connection at once. */
 export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private isCut = false;
-  private isBlackhole = false;
 
   private constructor(
     private readonly server: net.Server,
@@ -106,12 +101,6 @@ export class TcpProxy {
   private accept(client: net.Socket): void {
     if (this.isCut) {
       client.destroy();
-      return;
-    }
-    if (this.isBlackhole) {
-      this.sockets.add(client);
-      client.on('error', () => undefined).on('close', () => this.sockets.delete(client));
-      client.resume();
       return;
     }
     const upstream = net.connect(this.target);
@@ -138,16 +127,8 @@ export class TcpProxy {
     this.sockets.clear();
   }
 
-  /** Breaks every connection; new ones hang unanswered. */
-  blackhole(): void {
-    this.isBlackhole = true;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-  }
-
   restore(): void {
     this.isCut = false;
-    this.isBlackhole = false;
   }
 
   /** Forwards new connections to another broker (after the old one died). */
@@ -188,10 +169,6 @@ export class ProxiedCluster {
 
   cut(): void {
     for (const p of this.proxies) p.cut();
-  }
-
-  blackhole(): void {
-    for (const p of this.proxies) p.blackhole();
   }
 
   restore(): void {
