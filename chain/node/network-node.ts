@@ -433,7 +433,11 @@ export class NetworkNode {
       switch (a.type) {
         case 'timeout': {
           const engine = s.engine;
-          this.later(roundTimeoutMs(this.roundBaseMs, a.round), () =>
+          // propose timeout doubles per round (a silent proposer is skipped ever more patiently, capped at
+          // 8 × base so a network that lost its quorum resumes quickly); prevote/precommit timeouts only wait
+          // for stragglers once a quorum of votes is in, and stay at the base
+          const ms = a.step === 'propose' ? roundTimeoutMs(this.roundBaseMs, a.round, 8 * this.roundBaseMs) : this.roundBaseMs;
+          this.later(ms, () =>
             this.enqueue(async () => {
               if (this.state?.engine === engine) await this.apply(engine.onTimeout(a.step, a.round));
             }),
@@ -505,6 +509,7 @@ export class NetworkNode {
   private async castVotes(s: HeightState, kind: VoteMessage['kind'], round: number, blockHash: string): Promise<void> {
     const chainId = this.chain.chainId;
     const sign = this.signState!;
+    const out: VoteMessage[] = [];
     for (const key of this.keys) {
       if (!s.engine.isValidatorAddress(key.address)) continue;
       const previous = sign.signed(key.address, round, kind);
@@ -516,10 +521,15 @@ export class NetworkNode {
         const unsigned = { chainId, kind, height: s.height, round, blockHash };
         vote = { ...unsigned, validator: key.address, signature: key.sign(voteMessageDigest(unsigned)) };
         const locked = kind === 'precommit' && blockHash !== NIL_HASH ? { round, blockHash } : undefined;
-        sign.record({ round, kind, validator: key.address, blockHash: vote.blockHash, signature: vote.signature }, locked);
+        sign.record({ round, kind, validator: key.address, blockHash: vote.blockHash, signature: vote.signature }, locked, false);
       }
+      out.push(vote);
+    }
+    // one durable write for all local validators' votes, before any of them leaves the process
+    sign.save();
+    for (const vote of out) {
       await this.net?.publish('vote', encodeVote(vote));
-      await this.apply(s.engine.onVote(kind, round, key.address, vote.blockHash, vote.signature).actions);
+      await this.apply(s.engine.onVote(kind, round, vote.validator, vote.blockHash, vote.signature).actions);
       if (this.state !== s) return;
     }
   }

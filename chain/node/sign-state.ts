@@ -58,13 +58,14 @@ export class SignState {
     return this.votes.reduce((a, v) => Math.max(a, v.round), -1);
   }
 
-  record(v: SignedRecord, locked?: { round: number; blockHash: string }): void {
+  /** Adds a signed vote; `persist` false defers the write to a later `save()` (several local validators). */
+  record(v: SignedRecord, locked?: { round: number; blockHash: string }, persist = true): void {
     this.votes.push(v);
     if (locked !== undefined) this.locked = locked;
-    this.save();
+    if (persist) this.save();
   }
 
-  private save(): void {
+  save(): void {
     const body: FileShape = { height: this.height.toString(), votes: this.votes, ...(this.locked !== undefined ? { locked: this.locked } : {}) };
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);

@@ -30,7 +30,7 @@ async function blockHash(url: string, n: number): Promise<string | undefined> {
 }
 
 describe('EMPoS validator network (4 processes)', function () {
-  this.timeout(420_000);
+  this.timeout(600_000);
   let net: TestNetwork;
   const providers: JsonRpcProvider[] = [];
 
@@ -44,7 +44,7 @@ describe('EMPoS validator network (4 processes)', function () {
     await net?.close();
   });
 
-  const waitHead = (i: number, atLeast: number, ms = 90_000): Promise<number> =>
+  const waitHead = (i: number, atLeast: number, ms = 180_000): Promise<number> =>
     waitFor(`node ${i} at height ${atLeast}`, async () => {
       const h = await net.head(i);
       return h >= atLeast ? h : undefined;
@@ -125,7 +125,7 @@ describe('EMPoS validator network (4 processes)', function () {
     assert.equal(await blockHash(net.nodes[0]!.rpcUrl, common), await blockHash(net.nodes[1]!.rpcUrl, common), 'no fork');
     await net.start(2);
     const target = Math.max(h0, h1) + 2;
-    for (const i of [0, 1, 2]) await waitHead(i, target, 120_000);
+    for (const i of [0, 1, 2]) await waitHead(i, target, 240_000);
     assert.equal(await blockHash(net.nodes[2]!.rpcUrl, target), await blockHash(net.nodes[0]!.rpcUrl, target));
   });
 
@@ -133,8 +133,8 @@ describe('EMPoS validator network (4 processes)', function () {
     const full = await net.addFullNode();
     await Promise.all([net.start(3), net.start(full.index)]);
     const h = await net.head(0);
-    await waitHead(3, h + 1, 120_000);
-    await waitHead(full.index, h + 1, 120_000);
+    await waitHead(3, h + 1, 240_000);
+    await waitHead(full.index, h + 1, 240_000);
     assert.equal(await blockHash(full.rpcUrl, h), await blockHash(net.nodes[0]!.rpcUrl, h));
     assert.equal(await blockHash(net.nodes[3]!.rpcUrl, h + 1), await blockHash(net.nodes[1]!.rpcUrl, h + 1));
     const network = await rpc<{ validators: string[] }>(full.rpcUrl, 'empos_network');
@@ -164,7 +164,6 @@ describe('EMPoS validator network (4 processes)', function () {
         ['tx', Uint8Array.from([0x02, 0x01])],
         ['vote', encodeVote({ ...forged, signature: key.sign(voteMessageDigest(forged)) })], // signed by a non-validator for a validator
         ['vote', encodeVote({ ...forged, chainId: chainId + 1n, signature: key.sign(voteMessageDigest({ ...forged, chainId: chainId + 1n })) })],
-        ['proposal', new Uint8Array(5 * 1024 * 1024)],
       ];
       for (const [kind, data] of messages) await attacker.publish(kind, data);
       const after = await waitFor('rejections counted', async () => {
@@ -174,6 +173,8 @@ describe('EMPoS validator network (4 processes)', function () {
       }, 30_000);
       assert.ok(after.rejected.vote! >= before.rejected.vote! + 2);
       assert.ok(after.penalised > before.penalised);
+      // an oversize message (over the gossip frame limit: the stream carrying it is dropped)
+      await attacker.publish('proposal', new Uint8Array(5 * 1024 * 1024));
     } finally {
       await attacker.stop();
     }
