@@ -98,11 +98,12 @@ export class MeteringOracle implements LifecycleContribution, HttpRoutesContribu
     const config = this.ctx.config ?? {};
     const settlement = this.core.services.get(SettlementServiceKey);
     this.settlement = settlement;
-    const minutes = config.intervalMinutes ?? this.core.marketParameters().settlementIntervalMinutes ?? 15;
+    // The MeterRegistry's interval rules; an explicit setting or an active market module must agree with it.
+    const minutes = config.intervalMinutes ?? this.core.marketParameters().settlementIntervalMinutes ?? settlement.intervalSeconds / 60;
     if (minutes * 60 !== settlement.intervalSeconds) {
       throw new EnergyMeshError(
         'CONFIG_INVALID',
-        `the settlement interval is ${minutes} min (${config.intervalMinutes !== undefined ? 'intervalMinutes' : 'market parameters'}) but the MeterRegistry was deployed with ${settlement.intervalSeconds / 60} min`,
+        `the settlement interval is ${minutes} min (${config.intervalMinutes !== undefined ? 'intervalMinutes' : 'the active compliance modules'}) but the MeterRegistry was deployed with ${settlement.intervalSeconds / 60} min`,
         { details: { path: '/intervalMinutes', configured: minutes, onChain: settlement.intervalSeconds / 60 } },
       );
     }
