@@ -56,6 +56,7 @@ import { RpcServer } from '../rpc/rpc-server.ts';
 import { BftEngine, type BftAction } from './bft-engine.ts';
 import { decodeNetworkSeal, encodeNetworkSeal, type NetworkSeal } from './node-seal.ts';
 import { SignState } from './sign-state.ts';
+import { submitEvidence } from './evidence-reporter.ts';
 import { validatorCandidates } from './validator-source.ts';
 import type { ValidatorRecord } from '../consensus/validator-set.ts';
 import { CLIENT_VERSION, type SealedBlock } from './chain-node.ts';
@@ -75,6 +76,8 @@ export interface NetworkNodeOptions {
   peerKey?: PrivateKey;
   /** Two conflicting signed precommits of one validator (the staking layer turns it into a transaction). */
   onEvidence?: (e: EquivocationEvidence) => void;
+  /** Submit observed equivocation evidence as a transaction from the first validator key (default true). */
+  reportEvidence?: boolean;
   log?: (line: string) => void;
   nativeCrypto?: boolean;
 }
@@ -665,6 +668,17 @@ export class NetworkNode {
       this.options.onEvidence?.(evidence);
     } catch (e) {
       this.log(`onEvidence failed: ${errMsg(e)}`);
+    }
+    // report it on chain (anyone may; this node pays the gas with its validator account)
+    const reporter = this.options.validatorKeys?.[0];
+    if (reporter !== undefined && this.options.reportEvidence !== false) {
+      submitEvidence(this.chain, reporter, evidence).then(
+        ({ hash, raw }) => {
+          this.gossipTransaction(bytesToHex(raw));
+          this.log(`equivocation evidence against ${v.validator} submitted in transaction ${hash}`);
+        },
+        (e: unknown) => this.log(`equivocation evidence against ${v.validator} not submitted: ${errMsg(e)}`),
+      );
     }
   }
 
