@@ -156,6 +156,8 @@ export class MarketEngine {
   private readonly allowed: Set<string>;
   /** (policy, side, interval) already handled. */
   private readonly policyDone = new Set<string>();
+  /** (policy, interval, side) → when a refused policy order may be tried again (epoch ms). */
+  private readonly policyRetryAt = new Map<string, number>();
   private ticking: Promise<void> | undefined;
   /** Settled intervals whose unfilled orders are all released. */
   private readonly releasedDone = new Set<bigint>();
@@ -174,7 +176,7 @@ export class MarketEngine {
         try {
           const m = JSON.parse(line) as OrderMeta;
           this.meta.set(m.orderId, m);
-          if (m.source.startsWith('policy:')) this.policyDone.add(`${m.source.slice(7)}|${m.interval}`);
+          if (m.source.startsWith('policy:')) for (const side of ['buy', 'sell']) this.policyDone.add(`${m.source.slice(7)}|${m.interval}|${side}`);
         } catch {
           options.logger.warn({ file: this.metaFile }, 'skipping a torn line of the order log');
         }
@@ -192,7 +194,9 @@ export class MarketEngine {
 
   /** The first interval whose gate is still open at chain time `t` (unix s). */
   async nextOpenInterval(t?: number): Promise<bigint> {
-    const now = t ?? (await this.o.chain.headTime());
+    // the next block is stamped no earlier than the wall clock: a head older than now must not make a
+    // closed interval look open
+    const now = Math.max(t ?? (await this.o.chain.headTime()), Math.floor(this.now() / 1000) + 1);
     const gate = await this.o.chain.gateClosureSeconds();
     // interval i is closed when now >= i*len - gate
     return BigInt(Math.floor((now + gate) / this.intervalSeconds)) + 1n;
@@ -445,24 +449,35 @@ export class MarketEngine {
     }
   }
 
+  /**
+   * Places the policies' orders for the next open interval, once per (policy, interval, side). A refused
+   * order (no EB minted yet, a gate that just closed, the chain busy) is tried again 15 s later while the
+   * interval is still open — never twice once placed.
+   */
   private async runPolicies(open: bigint, problems: string[]): Promise<void> {
+    const now = this.now();
     for (const policy of this.o.policies ?? []) {
-      const key = `${policy.id}|${open}`;
-      if (this.policyDone.has(key)) continue;
-      this.policyDone.add(key);
-      for (const outcome of evaluatePolicy(policy, this.o.latestValue, this.now(), this.intervalSeconds)) {
+      const prefix = `${policy.id}|${open}|`;
+      if (this.policyDone.has(`${prefix}buy`) && this.policyDone.has(`${prefix}sell`)) continue;
+      for (const outcome of evaluatePolicy(policy, this.o.latestValue, now, this.intervalSeconds)) {
         if ('skip' in outcome) {
           this.o.logger.debug({ policy: policy.id, interval: open.toString(), why: outcome.skip }, 'policy places no order');
           continue;
         }
         const order = outcome.order;
+        const key = `${prefix}${order.side}`;
+        if (this.policyDone.has(key) || (this.policyRetryAt.get(key) ?? 0) > now) continue;
         try {
           await this.submit({ account: order.account, side: order.side, amountWh: order.amountWh, limitPrice: order.limitPrice, interval: open }, `policy:${policy.id}`, undefined, order.basis);
+          this.policyDone.add(key);
+          this.policyRetryAt.delete(key);
         } catch (e) {
-          problems.push(`policy ${policy.id} could not place its ${order.side} order for interval ${open}: ${errorMessage(e)}`);
+          this.policyRetryAt.set(key, now + 15_000);
+          problems.push(`policy ${policy.id} could not place its ${order.side} order for interval ${open} (tried again in 15 s): ${errorMessage(e)}`);
         }
       }
     }
+    for (const key of this.policyRetryAt.keys()) if (BigInt(key.split('|')[1] ?? '0') < open) this.policyRetryAt.delete(key);
   }
 
   private complianceTrade(o: { account: string; side: Side; amountWh: bigint; limitPrice: bigint; interval: bigint }, owner: string): ComplianceTrade {

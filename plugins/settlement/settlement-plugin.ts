@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Contract, JsonRpcProvider, NonceManager, Wallet, keccak256, toUtf8Bytes, type Signer } from 'ethers';
+import { Contract, JsonRpcProvider, NonceManager, Wallet, keccak256, toUtf8Bytes, type Signer, type TransactionRequest, type TransactionResponse } from 'ethers';
 import { inject, injectable, CoreServices, PluginContext, EnergyMeshError, errorMessage } from '../../core/plugin-api.ts';
 import type { ChainConnector, LifecycleContribution } from '../../core/plugin-api.ts';
 import { loadOrCreateKeystore } from '../../chain/node/keystore.ts';
@@ -43,6 +43,23 @@ const EB = 10n ** 18n;
 const ACCOUNT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const MC_ABI = ['function transfer(address to, uint256 amount) returns (bool)', 'function balanceOf(address) view returns (uint256)'];
 const REGISTRY_ABI = ['function intervalSeconds() view returns (uint64)', 'function threshold() view returns (uint8)'];
+
+/**
+ * ethers' NonceManager counts a nonce as used as soon as a send starts, so a send that fails before
+ * reaching the pool (a revert found by gas estimation, a refused order) leaves a gap: every later
+ * transaction of the account waits behind it forever. This one goes back to the node's pending nonce
+ * after a failed send.
+ */
+export class ResyncingNonceManager extends NonceManager {
+  override async sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    try {
+      return await super.sendTransaction(tx);
+    } catch (e) {
+      this.reset();
+      throw e;
+    }
+  }
+}
 
 @injectable()
 export class SettlementPlugin implements LifecycleContribution {
@@ -125,7 +142,7 @@ export class SettlementPlugin implements LifecycleContribution {
   private signer(name: string, privateKey: string): NonceManager {
     let s = this.signers.get(name);
     if (s === undefined) {
-      s = new NonceManager(new Wallet(privateKey, this.provider()));
+      s = new ResyncingNonceManager(new Wallet(privateKey, this.provider()));
       this.signers.set(name, s);
     }
     return s;

@@ -2,7 +2,7 @@
  * End to end on the settlement layer (issue 7, "Tests → End to end"): the real kernel in this process with
  * simulated SunSpec devices (simulator.modbus: a PV inverter, a battery, two household meters behind one
  * gateway, one with rooftop PV) read by the real Modbus driver, the embedded EMPoS chain, the settlement
- * contracts, the metering oracle, the P2P market (API orders; DER policies pending, see the end) and dispatch.
+ * contracts, the metering oracle, the P2P market (API orders and a DER policy) and dispatch.
  *
  *  (a) telemetry → oracle → readings attested on chain: EB minted/burned per meter equal to the attested Wh
  *      (the import of a household without EB becomes a deficit); an interval's API orders
@@ -168,6 +168,8 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
               config: {
                 accounts: [...ACCOUNTS],
                 loop: { pollMs: 200 },
+                // the battery (40 % charged) tops up through the market: a buy order for every open interval
+                policies: [{ id: 'battery-top-up', account: 'battery-1', deviceId: 'battery-1', buy: { point: 'storage.ChaState', belowPct: 90, amountWh: 300, limitPrice: '150000000000000000' } }],
               },
             },
             { id: 'dispatch.incentives', config: { tickMs: 100, meters: [{ deviceId: 'battery-1', power: { pointId: 'battery.W', unit: 'W', positive: 'export' } }] } },
@@ -263,7 +265,14 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
     ];
     for (const o of orders) assert.equal(o.status, 200, JSON.stringify(o.json));
     assert.equal(await c.ledger.lockedOf(owners.get(seller.a)!), sellWh * WH, 'the sell locked its EB');
-    // (no DER policies configured: see the pending test below)
+    // the DER policy placed the battery's buy order for an open interval by itself
+    let policyOrder: { source?: string; interval: string } | undefined;
+    await until('the battery policy order on chain', async () => {
+      const listed = (await call('GET', `${MARKET}/orders?account=battery-1`, tokens.viewer)).json as unknown as { source?: string; interval: string }[];
+      policyOrder = listed.find((o) => o.source === 'policy:battery-top-up');
+      return policyOrder !== undefined;
+    });
+    assert.ok(policyOrder !== undefined && BigInt(policyOrder.interval) >= marketInterval - 1n, 'for an interval that was open');
     mark('orders placed');
     // gate closure: the service clears, settles, publishes and releases
     jumpTo(Number(marketInterval) * L + 1000);
@@ -282,7 +291,12 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
     assert.equal(v.ok, true, v.problems.join('; '));
     assert.equal(v.expected.price, state.price);
     assert.equal(await mcTotal(), mcBefore, 'MC conserved (accounts + treasury + escrow)');
-    assert.equal(await c.meshCoin.balanceOf(s.addresses.market), 0n, 'no MC left in escrow');
+    // what stays in escrow is the battery policy's buys for intervals still open: 300 Wh at ≤ 0.15 MC/kWh = 0.045 MC
+    // plus the 0.1 % maximum fee each
+    const stillOpen = ((await call('GET', `${MARKET}/orders?account=battery-1`, tokens.viewer)).json as unknown as { source?: string; status: string }[]).filter(
+      (o) => o.source === 'policy:battery-top-up' && o.status === 'open',
+    );
+    assert.equal(await c.meshCoin.balanceOf(s.addresses.market), BigInt(stillOpen.length) * 45_045_000_000_000_000n, 'no MC left in escrow but the open orders');
     // the result on <prefix>.settlements
     const got: BusMessage<SettlementResult>[] = [];
     const sub = await k.bus.subscribe<SettlementResult>(topicName(k.bus.prefix, 'settlements'), { group: 'e2e-settlement', fromBeginning: true }, (batch) => void got.push(...batch));
@@ -367,12 +381,4 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
     }
     await until('dispatch reports the event settled', async () => (await call('GET', `${DISPATCH}/events/${eventId}`, tokens.viewer)).json.status === 'settled');
   });
-
-  // Not skipped silently: pending, with the reason (reported). With the DER policies configured (pv-surplus sell,
-  // battery-top-up buy), MarketEngine.doTick (plugins/market/market-engine.ts:339-341) computes the next open interval
-  // from the chain head's timestamp, evaluates each policy once for it and marks it done (runPolicies, :450-452) even
-  // when the chain refuses the order (GateClosed: the head block predates the boundary; InsufficientEB: the PV's EB not
-  // yet minted); after that the market loop placed no further policy order and never settled the interval (health
-  // stays "degraded" with those two reasons), so the policies are left out of (a) until that is fixed.
-  it.skip('(a′) DER policy orders (PV surplus, battery top-up) placed, cleared and settled with the API orders', () => undefined);
 });
