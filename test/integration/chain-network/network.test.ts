@@ -2,7 +2,9 @@
  * A 4-validator EMPoS network as 4 processes on 127.0.0.1 (500 ms blocks, 1 s round timeouts): finality
  * with certificates that verify, an ethers transaction final on every node, crash (kill -9) and restart,
  * one validator down (the chain goes on), two down (halt without a fork, resume when one returns), a late
- * full node syncing, junk and badly signed gossip rejected. One network is shared by the steps, in order.
+ * full node syncing, junk and badly signed gossip rejected, the validators that were down penalised for their
+ * offline time, and a validator that double-signs slashed 5 % and removed on the evidence a node submits by
+ * itself. One network is shared by the steps, in order.
  */
 import { strict as assert } from 'node:assert';
 import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
@@ -181,5 +183,77 @@ describe('EMPoS validator network (4 processes)', function () {
     const h = await net.head(0);
     await waitHead(0, h + 2);
     assert.equal(net.nodes[0]!.child?.exitCode, null, 'the node is still running');
+  });
+
+  interface RpcValidator {
+    address: string;
+    stake: string;
+    status: string;
+    slashed: string;
+    offlineSeconds: string;
+  }
+
+  it('the validator that was down while blocks were made was penalised for its offline time (0.1 %/day pro rata)', async () => {
+    const vs = await rpc<RpcValidator[]>(net.nodes[0]!.rpcUrl, 'empos_validators');
+    const by = (a: string): RpcValidator | undefined => vs.find((v) => v.address.toLowerCase() === a.toLowerCase());
+    // validator 3 missed certificates while the other three went on; validator 2 was down only while the
+    // chain was halted (no block was made without it), so it owes nothing for that
+    for (const i of [3]) {
+      const v = by(net.addresses[i]!);
+      assert.ok(v !== undefined && BigInt(v.offlineSeconds) > 0n, `validator ${i} was charged offline time`);
+      assert.ok(BigInt(v.slashed) > 0n && BigInt(v.stake) < STAKE, `validator ${i} lost stake`);
+      // 0.1 %/day of 32,000 EB is 32 EB a day: never more than the time it could have been offline
+      assert.ok(BigInt(v.slashed) <= (STAKE * 10n * BigInt(v.offlineSeconds)) / (10_000n * 86_400n) + 1n);
+    }
+    const slashings = await rpc<{ validator: string; reason: string }[]>(net.nodes[0]!.rpcUrl, 'empos_slashings');
+    assert.ok(slashings.some((s) => s.reason === 'offline' && s.validator.toLowerCase() === net.addresses[3]!.toLowerCase()));
+  });
+
+  it('a validator that precommits two blocks at one height is reported by the nodes themselves: slashed 5 % and removed', async () => {
+    const target = net.nodes[0]!;
+    const chainId = BigInt(await rpc<string>(target.rpcUrl, 'eth_chainId'));
+    const cheat = new ValidatorKey(readKeystore(net.nodes[3]!.key!, ''));
+    const cheatAddress = net.addresses[3]!.toLowerCase();
+    const stakeBefore = BigInt((await rpc<RpcValidator[]>(target.rpcUrl, 'empos_validators')).find((v) => v.address.toLowerCase() === cheatAddress)!.stake);
+    // the cheater's key precommits two different blocks at the height being decided (a node running it
+    // with a tampered sign-state would do the same); sent over gossip like any vote
+    const sender = new P2pNetwork({
+      chainId,
+      privateKey: await generateKeyPair('Ed25519'),
+      peers: [net.peers[0]!, net.peers[1]!],
+      handlers: { validate: () => 'accept', deliver: () => undefined, status: () => ({ head: 0n, finalized: 0n }), blocks: async () => [] },
+    });
+    await sender.start();
+    try {
+      await waitFor('sender connected', async () => sender.peerCount > 0);
+      await new Promise((r) => setTimeout(r, 1500)); // subscriptions exchanged
+      const removed = await waitFor(
+        'the double-signer removed on chain',
+        async () => {
+          const height = BigInt(await net.head(0)) + 1n;
+          for (const fill of ['c1', 'c2']) {
+            const vote = { chainId, kind: 'precommit' as const, height, round: 0, blockHash: `0x${fill.repeat(32)}`, validator: cheatAddress };
+            await sender.publish('vote', encodeVote({ ...vote, signature: cheat.sign(voteMessageDigest(vote)) }));
+          }
+          await new Promise((r) => setTimeout(r, 1500));
+          const v = (await rpc<RpcValidator[]>(target.rpcUrl, 'empos_validators')).find((x) => x.address.toLowerCase() === cheatAddress);
+          return v?.status === 'removed' ? v : undefined;
+        },
+        180_000,
+      );
+      const slashed = (await rpc<{ validator: string; reason: string; amount: string }[]>(target.rpcUrl, 'empos_slashings')).filter(
+        (s) => s.reason === 'equivocation' && s.validator.toLowerCase() === cheatAddress,
+      );
+      assert.equal(slashed.length, 1, 'slashed once, however many nodes reported it');
+      const amount = BigInt(slashed[0]!.amount);
+      const atSlash = BigInt(removed.stake) + amount;
+      assert.equal(amount, (atSlash * 500n) / 10_000n, 'exactly 5 % of the stake it had');
+      assert.ok(atSlash <= stakeBefore);
+    } finally {
+      await sender.stop();
+    }
+    // the chain goes on with the three honest validators
+    const h = await net.head(0);
+    await waitHead(0, h + 2);
   });
 });
