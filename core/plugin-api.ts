@@ -18,3 +18,5 @@ export { serviceKey } from './services/service-registry.ts';
 export type { ServiceKey, ServiceRegistry } from './services/service-registry.ts';
 export type { ComplianceTrade, MarketParameters } from './compliance/compliance-module.ts';
 export type { TradeCheck } from './compliance/compliance-manager.ts';
+export { callApi, runApiCommand } from './cli/api-client.ts';
+export type { ApiTarget, ApiResult } from './cli/api-client.ts';

@@ -18,6 +18,7 @@ import { createLogger, silentLogger } from '../logging/logger.ts';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { builtinPlugins } from '../plugins/plugin-resolver.ts';
 import { chainCommand } from '../../chain/cli/chain-cli.ts';
+import { runApiCommand } from './api-client.ts';
 
 /** The config `start` uses when none is given. */
 export const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'examples', 'demo', 'energymesh.yaml');
@@ -110,14 +111,14 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
       .option('--url <url>', 'API base URL (default: from the config)')
       .option('--token <token>', 'API token (default: $ENERGYMESH_TOKEN)', process.env.ENERGYMESH_TOKEN);
   remote(compliance.command('list').description('modules available and which are active')).action(async (opts: RemoteOptions) => {
-    exitCode = await remoteCall(opts, io, 'GET', '/api/v1/compliance/modules', undefined, (rows) => {
+    exitCode = await runApiCommand(opts, io, 'GET', '/api/v1/compliance/modules', undefined, (rows) => {
       for (const m of rows as { id: string; active: boolean; jurisdiction: string; title: string; regulation: string }[]) {
         io.out(`${m.id.padEnd(14)} ${(m.active ? 'active' : '-').padEnd(7)} ${m.jurisdiction.padEnd(4)} ${m.title} — ${m.regulation}`);
       }
     });
   });
   remote(compliance.command('status').description('active modules, scheduled changes, counters (JSON)')).action(async (opts: RemoteOptions) => {
-    exitCode = await remoteCall(opts, io, 'GET', '/api/v1/compliance/status', undefined, (s) => io.out(JSON.stringify(s, null, 2)));
+    exitCode = await runApiCommand(opts, io, 'GET', '/api/v1/compliance/status', undefined, (s) => io.out(JSON.stringify(s, null, 2)));
   });
   for (const action of ['enable', 'disable'] as const) {
     remote(
@@ -128,7 +129,7 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
         .option('--at <time>', 'when it takes effect (ISO 8601 with a zone); now if left out')
         .description(`${action} a module (compliance-officer role)`),
     ).action(async (id: string, opts: RemoteOptions & { reason: string; at?: string }) => {
-      exitCode = await remoteCall(opts, io, 'POST', `/api/v1/compliance/modules/${encodeURIComponent(id)}/${action}`, { reason: opts.reason, ...(opts.at ? { at: opts.at } : {}) }, (c) => {
+      exitCode = await runApiCommand(opts, io, 'POST', `/api/v1/compliance/modules/${encodeURIComponent(id)}/${action}`, { reason: opts.reason, ...(opts.at ? { at: opts.at } : {}) }, (c) => {
         const change = c as { module: string; action: string; at: number };
         io.out(`${change.action} ${change.module} at ${new Date(change.at).toISOString()}`);
       });
@@ -144,7 +145,7 @@ export async function main(argv: readonly string[], io: Io = stdio, waitForSigna
   ).action(async (opts: RemoteOptions & { from?: string; to?: string; format: string }) => {
     const format = opts.format === 'md' ? 'markdown' : opts.format;
     const q = new URLSearchParams({ format, ...(opts.from ? { from: opts.from } : {}), ...(opts.to ? { to: opts.to } : {}) });
-    exitCode = await remoteCall(opts, io, 'GET', `/api/v1/compliance/report?${q.toString()}`, undefined, (r) => io.out(typeof r === 'string' ? r : JSON.stringify(r, null, 2)));
+    exitCode = await runApiCommand(opts, io, 'GET', `/api/v1/compliance/report?${q.toString()}`, undefined, (r) => io.out(typeof r === 'string' ? r : JSON.stringify(r, null, 2)));
   });
 
   const audit = program.command('audit').description('the hash-chained audit log (read directly from the data dir)');
@@ -215,34 +216,6 @@ interface RemoteOptions {
   config: string;
   url?: string;
   token?: string;
-}
-
-/** Calls the API of a running instance; prints its error message and returns 1 on failure. */
-async function remoteCall(opts: RemoteOptions, io: Io, method: string, path: string, body: unknown, print: (json: unknown) => void): Promise<number> {
-  try {
-    let base = opts.url;
-    if (!base) {
-      const api = loadConfig(readConfigFile(opts.config)).core.api;
-      base = `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
-    }
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    const json: unknown = (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
-    if (!res.ok) {
-      const err = (json as { error?: { message?: string } } | undefined)?.error;
-      io.err(`energymesh: ${res.status}: ${err?.message ?? text}`);
-      return 1;
-    }
-    print(json);
-    return 0;
-  } catch (e) {
-    io.err(`energymesh: ${errorMessage(e)}${(e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? ' (is EnergyMesh running? --url)' : ''}`);
-    return 1;
-  }
 }
 
 function withAudit(configFile: string, io: Io, fn: (log: AuditLog) => number): number {

@@ -4,14 +4,12 @@
  * the config). Register it in core/cli/main.ts with `addDispatchCommands(program, io, (c) => (exitCode = c))`.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config/config-loader.ts';
-import { readConfigFile } from '../../core/config/config-file.ts';
+import type { CliIo } from '../../core/plugin-api.ts';
 import { errorMessage } from '../../core/errors.ts';
+import { runApiCommand } from '../../core/cli/api-client.ts';
 
-export interface DispatchCliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+/** Where the commands write (the core CLI's output). */
+export type DispatchCliIo = CliIo;
 
 interface RemoteOptions {
   config?: string;
@@ -123,7 +121,7 @@ export function addDispatchCommands(program: Command, io: DispatchCliIo, setExit
       return;
     }
     setExit(
-      await call(opts, io, 'POST', `${BASE}/events`, body, (e) => {
+      await runApiCommand(opts, io, 'POST', `${BASE}/events`, body, (e) => {
         const ev = e as { id: number; status: string; txHash: string; start: string; end: string };
         io.out(`event ${ev.id} ${ev.status}: ${ev.start} → ${ev.end} (tx ${ev.txHash})`);
       }),
@@ -132,7 +130,7 @@ export function addDispatchCommands(program: Command, io: DispatchCliIo, setExit
 
   remote(dispatch.command('list').description('balancing events and their state')).action(async (opts: RemoteOptions) => {
     setExit(
-      await call(opts, io, 'GET', `${BASE}/events`, undefined, (rows) => {
+      await runApiCommand(opts, io, 'GET', `${BASE}/events`, undefined, (rows) => {
         for (const e of rows as { id: number; status: string; area: string; start: string; end: string; direction: string; targetKw: number; deliveredKw?: number; paidEb?: string }[]) {
           const extra = e.paidEb !== undefined ? ` paid ${e.paidEb} EB` : e.deliveredKw !== undefined ? ` delivering ${e.deliveredKw.toFixed(2)} kW` : '';
           io.out(`${String(e.id).padEnd(5)} ${e.status.padEnd(9)} ${e.area.padEnd(12)} ${e.start} → ${e.end} ${e.direction} ${e.targetKw} kW${extra}`);
@@ -142,12 +140,12 @@ export function addDispatchCommands(program: Command, io: DispatchCliIo, setExit
   });
 
   remote(dispatch.command('status').argument('<id>', 'event id').description('one event in full (JSON): setpoints, live response, payouts')).action(async (id: string, opts: RemoteOptions) => {
-    setExit(await call(opts, io, 'GET', `${BASE}/events/${encodeURIComponent(id)}`, undefined, (e) => io.out(JSON.stringify(e, null, 2))));
+    setExit(await runApiCommand(opts, io, 'GET', `${BASE}/events/${encodeURIComponent(id)}`, undefined, (e) => io.out(JSON.stringify(e, null, 2))));
   });
 
   remote(dispatch.command('settle').argument('<id>', 'event id').description('settle an ended event now and print the payouts (operator role)')).action(async (id: string, opts: RemoteOptions) => {
     setExit(
-      await call(opts, io, 'POST', `${BASE}/events/${encodeURIComponent(id)}/settle`, undefined, (e) => {
+      await runApiCommand(opts, io, 'POST', `${BASE}/events/${encodeURIComponent(id)}/settle`, undefined, (e) => {
         const ev = e as { id: number; settlement?: { txHash: string; payouts: { meter: string; deliveredWh: string; rewardEb: string }[] } };
         io.out(`event ${ev.id} settled (tx ${ev.settlement?.txHash ?? '?'})`);
         for (const p of ev.settlement?.payouts ?? []) io.out(`  ${p.meter}: delivered ${p.deliveredWh} Wh, paid ${p.rewardEb} EB`);
@@ -157,30 +155,3 @@ export function addDispatchCommands(program: Command, io: DispatchCliIo, setExit
   return dispatch;
 }
 
-async function call(opts: RemoteOptions, io: DispatchCliIo, method: string, path: string, body: unknown, print: (json: unknown) => void): Promise<number> {
-  try {
-    let base = opts.url;
-    if (!base) {
-      if (!opts.config) throw new Error('give --url or --config');
-      const api = loadConfig(readConfigFile(opts.config)).core.api;
-      base = `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
-    }
-    const res = await fetch(`${base.replace(/\/$/, '')}${path}`, {
-      method,
-      headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    const json: unknown = (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
-    if (!res.ok) {
-      const err = (json as { error?: { message?: string } } | undefined)?.error;
-      io.err(`energymesh: ${res.status}: ${err?.message ?? text}`);
-      return 1;
-    }
-    print(json);
-    return 0;
-  } catch (e) {
-    io.err(`energymesh: ${errorMessage(e)}${(e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? ' (is EnergyMesh running? --url)' : ''}`);
-    return 1;
-  }
-}

@@ -16,17 +16,14 @@
 import { join } from 'node:path';
 import { JsonRpcProvider } from 'ethers';
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config/config-loader.ts';
-import { readConfigFile } from '../../core/config/config-file.ts';
+import type { CliIo } from '../../core/plugin-api.ts';
+import { callApi } from '../../core/cli/api-client.ts';
 import { errorMessage } from '../../core/errors.ts';
 import { PACKAGE_ROOT } from '../../core/paths.ts';
 import { EthersMarketChain } from './market-chain.ts';
 import { verifyInterval, type Verification } from './recompute.ts';
 
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+export type { CliIo };
 
 interface RemoteOptions {
   config: string;
@@ -44,32 +41,6 @@ export function formatMc(wei: string | bigint): string {
   const whole = v / MC;
   const frac = (v % MC).toString().padStart(18, '0').replace(/0+$/, '');
   return frac === '' ? whole.toString() : `${whole}.${frac}`;
-}
-
-async function call(opts: RemoteOptions, io: CliIo, method: string, path: string, body?: unknown): Promise<{ ok: true; json: unknown } | { ok: false }> {
-  try {
-    let base = opts.url;
-    if (!base) {
-      const api = loadConfig(readConfigFile(opts.config)).core.api;
-      base = `http://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}`;
-    }
-    const res = await fetch(`${base.replace(/\/$/, '')}${path}`, {
-      method,
-      headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    const json: unknown = (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
-    if (!res.ok) {
-      const err = (json as { error?: { message?: string } } | undefined)?.error;
-      io.err(`energymesh: ${res.status}: ${err?.message ?? text}`);
-      return { ok: false };
-    }
-    return { ok: true, json };
-  } catch (e) {
-    io.err(`energymesh: ${errorMessage(e)}${(e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? ' (is EnergyMesh running? --url)' : ''}`);
-    return { ok: false };
-  }
 }
 
 interface OrderRow {
@@ -164,7 +135,7 @@ export function registerMarketCommands(program: Command, io: CliIo, setExit: (co
       ...(opts.priceMc !== undefined ? { limitPriceMc: opts.priceMc } : { limitPrice: opts.price }),
       ...(opts.interval !== undefined ? { interval: opts.interval } : {}),
     };
-    const r = await call(opts, io, 'POST', `${API}/orders`, body);
+    const r = await callApi(opts, io, 'POST', `${API}/orders`, body);
     if (!r.ok) return setExit(1);
     const o = r.json as OrderRow & { complianceFlags?: string[]; txHash?: string };
     if (opts.json) io.out(JSON.stringify(o, null, 2));
@@ -173,7 +144,7 @@ export function registerMarketCommands(program: Command, io: CliIo, setExit: (co
   });
 
   remote(market.command('cancel').argument('<orderId>', 'order id').description('cancel an order before its gate closes (operator role)')).action(async (orderId: string, opts: RemoteOptions) => {
-    const r = await call(opts, io, 'DELETE', `${API}/orders/${encodeURIComponent(orderId)}`);
+    const r = await callApi(opts, io, 'DELETE', `${API}/orders/${encodeURIComponent(orderId)}`);
     if (!r.ok) return setExit(1);
     io.out(opts.json ? JSON.stringify(r.json, null, 2) : `order ${orderId} cancelled`);
     setExit(0);
@@ -182,7 +153,7 @@ export function registerMarketCommands(program: Command, io: CliIo, setExit: (co
   remote(market.command('orders').description('orders on chain with status and fills').option('--interval <n>', 'one interval').option('--account <name>', 'one account').option('--limit <n>', 'at most this many', '100')).action(
     async (opts: RemoteOptions & { interval?: string; account?: string; limit: string }) => {
       const q = new URLSearchParams({ limit: opts.limit, ...(opts.interval ? { interval: opts.interval } : {}), ...(opts.account ? { account: opts.account } : {}) });
-      const r = await call(opts, io, 'GET', `${API}/orders?${q.toString()}`);
+      const r = await callApi(opts, io, 'GET', `${API}/orders?${q.toString()}`);
       if (!r.ok) return setExit(1);
       const rows = r.json as OrderRow[];
       if (opts.json) io.out(JSON.stringify(rows, null, 2));
@@ -198,7 +169,7 @@ export function registerMarketCommands(program: Command, io: CliIo, setExit: (co
 
   remote(market.command('results').description('settled intervals (newest first), or one interval').option('--interval <n>', 'one interval with its fills').option('--limit <n>', 'how many', '20')).action(
     async (opts: RemoteOptions & { interval?: string; limit: string }) => {
-      const r = await call(opts, io, 'GET', opts.interval ? `${API}/results/${encodeURIComponent(opts.interval)}` : `${API}/results?limit=${encodeURIComponent(opts.limit)}`);
+      const r = await callApi(opts, io, 'GET', opts.interval ? `${API}/results/${encodeURIComponent(opts.interval)}` : `${API}/results?limit=${encodeURIComponent(opts.limit)}`);
       if (!r.ok) return setExit(1);
       if (opts.json) {
         io.out(JSON.stringify(r.json, null, 2));
@@ -244,7 +215,7 @@ export function registerMarketCommands(program: Command, io: CliIo, setExit: (co
         return setExit(1);
       }
     }
-    const r = await call(opts, io, 'GET', `${API}/verify/${encodeURIComponent(opts.interval)}`);
+    const r = await callApi(opts, io, 'GET', `${API}/verify/${encodeURIComponent(opts.interval)}`);
     if (!r.ok) return setExit(1);
     const v = r.json as Parameters<typeof printVerification>[0];
     if (opts.json) {
