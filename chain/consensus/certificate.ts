@@ -35,7 +35,8 @@ export interface BlockSeal {
 
 const enc = new TextEncoder();
 
-function u256(n: bigint): Uint8Array {
+/** `n` as 32 big-endian bytes (the integer fields of the signed digests). */
+export function u256(n: bigint): Uint8Array {
   return hexToBytes(`0x${n.toString(16).padStart(64, '0')}`);
 }
 

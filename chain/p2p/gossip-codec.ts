@@ -19,9 +19,9 @@
  * Integers are RLP big-endian without leading zeros (32-byte words inside digests).
  */
 import { RLP } from '@ethereumjs/rlp';
-import { bytesToHex, hexToBytes, type PrefixedHexString } from '@ethereumjs/util';
+import { bytesToHex, concatBytes, hexToBytes, type PrefixedHexString } from '@ethereumjs/util';
 import { EnergyMeshError } from '../../core/errors.ts';
-import { voteDigest, type FinalityCertificate } from '../consensus/certificate.ts';
+import { u256, voteDigest, type FinalityCertificate } from '../consensus/certificate.ts';
 import { keccak256 } from '../execution/crypto.ts';
 
 export const MAX_PROPOSAL_BYTES = 4 * 1024 * 1024;
@@ -74,22 +74,8 @@ function malformed(what: string): EnergyMeshError {
   return new EnergyMeshError('FRAME_MALFORMED', `malformed message: ${what}`);
 }
 
-function u256(n: bigint): Uint8Array {
-  return hexToBytes(`0x${n.toString(16).padStart(64, '0')}`);
-}
-
-function cat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 export function prevoteDigest(chainId: bigint, height: bigint, round: number, blockHash: string): Uint8Array {
-  return keccak256(cat([enc.encode('EMPoS/prevote/v1'), u256(chainId), u256(height), u256(BigInt(round)), hexToBytes(blockHash as PrefixedHexString)]));
+  return keccak256(concatBytes(enc.encode('EMPoS/prevote/v1'), u256(chainId), u256(height), u256(BigInt(round)), hexToBytes(blockHash as PrefixedHexString)));
 }
 
 /** The digest a vote of `kind` signs (precommits use certificate.ts' voteDigest). */
@@ -99,7 +85,7 @@ export function voteMessageDigest(v: Pick<VoteMessage, 'chainId' | 'kind' | 'hei
 
 export function proposalMessageDigest(chainId: bigint, height: bigint, round: number, validRound: number, blockHash: string): Uint8Array {
   return keccak256(
-    cat([enc.encode('EMPoS/proposal-msg/v1'), u256(chainId), u256(height), u256(BigInt(round)), u256(BigInt(validRound + 1)), hexToBytes(blockHash as PrefixedHexString)]),
+    concatBytes(enc.encode('EMPoS/proposal-msg/v1'), u256(chainId), u256(height), u256(BigInt(round)), u256(BigInt(validRound + 1)), hexToBytes(blockHash as PrefixedHexString)),
   );
 }
 

@@ -8,15 +8,10 @@
  * sentence naming the order and both values, never thrown.
  */
 import { clear, paymentFor, type ClearingOrder, type ClearingResult } from './clearing.ts';
+import type { PlacedOrder } from '../../chain/contracts/client.ts';
 
-export interface PlacedEvent {
-  orderId: bigint;
-  interval: bigint;
-  owner: string;
-  isSell: boolean;
-  amountWh: bigint;
-  limitPrice: bigint;
-}
+/** An `OrderPlaced` event as the recomputation needs it (the client's PlacedOrder carries these and more). */
+export type PlacedEvent = Pick<PlacedOrder, 'orderId' | 'interval' | 'owner' | 'isSell' | 'amountWh' | 'limitPrice'>;
 
 export interface FilledEvent {
   orderId: bigint;

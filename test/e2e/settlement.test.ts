@@ -20,7 +20,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventLog } from 'ethers';
@@ -33,6 +32,7 @@ import type { ModbusSimulatorLifecycle } from '../../plugins/simulator-modbus/si
 import type { Battery } from '../../protocols/modbus/simulator/simulated-devices.ts';
 import { verifyFromRpc } from '../../plugins/market/cli.ts';
 import type { SettlementResult } from '../../plugins/market/market-engine.ts';
+import { freePort } from '../support/ports.ts';
 
 const L = 300_000; // interval length, ms
 const CUTOFF_S = 20;
@@ -43,14 +43,6 @@ const MARKET = '/api/v1/plugins/market.p2p';
 const DISPATCH = '/api/v1/plugins/dispatch.incentives';
 const ACCOUNTS = ['house-1', 'house-2', 'pv-1', 'battery-1'] as const;
 const METERS = ['house-1', 'house-2', 'pv-1', 'battery-1'] as const;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
   const end = performance.now() + timeoutMs;
