@@ -140,7 +140,7 @@ export class Kernel {
           const found = id === undefined ? chains[0] : chains.find((c) => c.id === id);
           if (found === undefined) {
             const known = chains.map((c) => c.id).join(', ') || 'none';
-            throw new EnergyMeshError('SERVICE_UNAVAILABLE', `no chain connector ${id ?? ''} (available: ${known}); enable a chain plugin and list it in dependsOn`.replace('  ', ' '), {
+            throw new EnergyMeshError('SERVICE_UNAVAILABLE', `no chain connector${id === undefined ? '' : ` ${id}`} (available: ${known}); enable a chain plugin and list it in dependsOn`, {
               details: { connector: id ?? null },
             });
           }

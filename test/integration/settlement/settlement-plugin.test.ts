@@ -104,6 +104,11 @@ describe('settlement.contracts plugin in the kernel', function () {
     }
   });
 
+  it('a config without a chain plugin is refused, naming what to enable', () => {
+    const source = inlineConfig({ dataDir: dir.path, api: { enabled: false }, plugins: [{ id: 'settlement.contracts' }] }, dir.path);
+    assert.throws(() => loadConfig(source), /\/plugins\/0: settlement.contracts depends on chain.empos, which is not enabled in this config/);
+  });
+
   it('refuses an oracle threshold above the number of oracle keys', async () => {
     const other = tempDir('em-settlement-k-');
     try {
