@@ -143,7 +143,16 @@ async function latency(net: Net, seconds: number): Promise<{ blockMs: number; p5
   return { blockMs: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length), p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length };
 }
 
-async function erc20(net: Net, transfers: number, bytecode: string): Promise<{ tps: number; blocks: number }> {
+interface Erc20Figures {
+  tps: number;
+  blocks: number;
+  /** Transfers per CPU-second of this process (it runs all four validators). */
+  perCpuSecond: number;
+  /** Block executions per committed block, over all nodes (1 = each node executes each block once). */
+  executionsPerBlock: number;
+}
+
+async function erc20(net: Net, transfers: number, bytecode: string): Promise<Erc20Figures> {
   const node = net.nodes[0]!;
   const common = node.chain.common;
   const deployer = net.funded[0]!;
@@ -161,11 +170,21 @@ async function erc20(net: Net, transfers: number, bytecode: string): Promise<{ t
   const raws: Uint8Array[] = [];
   for (let i = 0; i < transfers; i++) raws.push(sign(common, senders[i % senders.length]!, token, transferData(`0x${(i + 1).toString(16).padStart(40, '0')}`, 1n), 100_000n));
   const startHeight = node.chain.head.header.number;
+  const executed = (): number => net.nodes.reduce((sum, n) => sum + n.chain.stats.executedBlocks, 0);
+  const executed0 = executed();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const raw of raws) last = await submit(node, raw);
   while ((await node.chain.getTransaction(last))?.block === undefined) await new Promise((r) => setTimeout(r, 100));
   const s = (performance.now() - t0) / 1000;
-  return { tps: transfers / s, blocks: Number(node.chain.head.header.number - startHeight) };
+  const cpu = process.cpuUsage(cpu0);
+  const blocks = Number(node.chain.head.header.number - startHeight);
+  return {
+    tps: transfers / s,
+    blocks,
+    perCpuSecond: transfers / ((cpu.user + cpu.system) / 1e6),
+    executionsPerBlock: (executed() - executed0) / Math.max(1, blocks * net.nodes.length),
+  };
 }
 
 export async function run(): Promise<void> {
@@ -179,7 +198,10 @@ export async function run(): Promise<void> {
     const l = await latency(four, 20);
     console.log(`4 validators, 1 s blocks: block interval ${l.blockMs.toFixed(0)} ms; submission → finality p50 ${l.p50} ms, p99 ${l.p99} ms (${l.n} transfers); load ${load()}`);
     const e = await erc20(four, Number(process.env.BENCH_TRANSFERS ?? 1000), bytecode);
-    console.log(`4 validators: ${e.tps.toFixed(0)} ERC-20 transfers/s sustained (${e.blocks} blocks); load ${load()}`);
+    console.log(
+      `4 validators: ${e.tps.toFixed(0)} ERC-20 transfers/s sustained (${e.blocks} blocks), ${e.perCpuSecond.toFixed(0)} per CPU-second of the process running all 4 ` +
+        `(≈ ${(e.perCpuSecond * 4).toFixed(0)} per CPU-second per validator); ${e.executionsPerBlock.toFixed(2)} executions per block per node; load ${load()}`,
+    );
   } finally {
     await four.stop();
   }

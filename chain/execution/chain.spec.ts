@@ -228,4 +228,51 @@ describe('Chain (execution + storage)', function () {
       follower.remove();
     }
   });
+
+  it('executes a block once: a proposal built or verified and then finalized is committed from that execution', async () => {
+    const token = await deployToken();
+    await chain.submitRawTransaction(signTx(chain.common, alice, { to: token, data: erc20TransferData(bob.address, 7n) }));
+    await chain.submitRawTransaction(signTx(chain.common, bob, { to: alice.address, value: 1n, gasLimit: 21_000n }));
+    const follower = tempDir();
+    const other = await Chain.open({ dataDir: follower.path, genesis: genesisFile() });
+    try {
+      await other.importBlock((await chain.getBlockByNumber(1n))!);
+      // the proposer builds two candidates for height 2 (two rounds), the second becomes final
+      const first = await chain.buildProposal({ timestamp: ++t, coinbase: proposer });
+      const proposal = await chain.buildProposal({ timestamp: ++t, coinbase: proposer });
+      assert.notEqual(bytesToHex(first.block.hash()), bytesToHex(proposal.block.hash()));
+      assert.equal(chain.head.header.number, 1n, 'a proposal is not committed');
+      const built = chain.stats.executedBlocks;
+      const { block } = await chain.importBlock(proposal.block);
+      assert.equal(chain.stats.executedBlocks, built, 'the proposer did not execute the final block again');
+      assert.equal(chain.stats.committedPrepared, 1);
+      assert.equal(bytesToHex(chain.head.header.stateRoot), bytesToHex(proposal.block.header.stateRoot));
+      assert.equal(chain.mempool.size, 0, 'the included transactions left the pool');
+      // a validator verifies the proposal (one execution) and commits it without another
+      await other.verifyBlock(block);
+      const verified = other.stats.executedBlocks;
+      await other.importBlock(block);
+      assert.equal(other.stats.executedBlocks, verified);
+      assert.equal(bytesToHex(other.head.header.stateRoot), bytesToHex(block.header.stateRoot));
+      assert.deepEqual(await other.getReceipts(2n), await chain.getReceipts(2n));
+      // the committed state is the block's, and the next block builds on it
+      assert.equal((await other.getAccount(bob.address)).balance, (await chain.getAccount(bob.address)).balance);
+      await chain.submitRawTransaction(signTx(chain.common, alice, { to: bob.address, value: 2n, gasLimit: 21_000n }));
+      const next = await produce();
+      await other.importBlock(next.block);
+      assert.equal(bytesToHex(other.head.header.stateRoot), bytesToHex(chain.head.header.stateRoot));
+      // a reopened store holds the committed block and its state (the kept execution reached the disk)
+      await other.close();
+      const reopened = await Chain.open({ dataDir: follower.path, genesis: genesisFile() });
+      try {
+        assert.equal(reopened.head.header.number, 3n);
+        assert.equal((await reopened.getAccount(bob.address)).balance, (await chain.getAccount(bob.address)).balance);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await other.close();
+      follower.remove();
+    }
+  });
 });

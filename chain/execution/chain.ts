@@ -155,6 +155,16 @@ interface Execution {
   fees: bigint;
 }
 
+/** A block executed on the head without committing (`buildProposal`/`verifyBlock`). */
+interface Prepared {
+  block: Block;
+  receipts: StoredReceipt[];
+  included: Candidate[];
+}
+
+/** Proposals kept for `importBlock` (a few rounds' worth at one height). */
+const MAX_PREPARED = 8;
+
 class Lock {
   private tail: Promise<unknown> = Promise.resolve();
   run<T>(fn: () => Promise<T>): Promise<T> {
@@ -192,6 +202,14 @@ export class Chain {
   private readonly votersOf: ChainOptions['votersOf'];
   /** The staking contract's `minBaseFee` in the head state (governed base-fee floor). */
   private minBaseFee = 0n;
+  /**
+   * Blocks executed without committing (a proposal built or verified before it is final), by hash: when
+   * one becomes final on the same parent, `importBlock` commits the kept result instead of executing the
+   * block again (its hash commits to the state root, so the result is the block's). Bounded.
+   */
+  private readonly prepared = new Map<string, Prepared>();
+  /** Blocks executed (built, verified or imported) and blocks committed from a kept execution. */
+  readonly stats = { executedBlocks: 0, committedPrepared: 0 };
   private closed = false;
 
   private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: BlockStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
@@ -472,6 +490,7 @@ export class Chain {
       const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners, opts.parentVoters);
       const result = await this.finishBlock(headerData, exec, opts.seal, undefined, opts.dryRun === true);
       if (opts.dryRun === true) {
+        this.keepPrepared({ block: result.block, receipts: result.receipts, included: exec.included });
         await this.state.setStateRoot(parent.header.stateRoot);
         return result;
       }
@@ -511,6 +530,20 @@ export class Chain {
       if (h.baseFeePerGas !== built.baseFeePerGas) fail('wrong base fee');
       if (bytesToHex(h.mixHash) !== bytesToHex(built.mixHash) || bytesToHex(h.extraData) !== bytesToHex(built.extraData)) fail('wrong mixHash or extraData');
       if (block.transactions.some((tx) => tx.type === TransactionType.BlobEIP4844)) fail('blob transactions are not allowed');
+      const prepared = dryRun ? undefined : this.prepared.get(bytesToHex(block.hash()));
+      if (prepared !== undefined) {
+        // Executed already when it was built or verified, on this same parent: commit that result.
+        try {
+          await this.state.setStateRoot(prepared.block.header.stateRoot);
+          const result = await this.persist(prepared.block, prepared.receipts, prepared.included, seal === undefined ? undefined : () => seal, []);
+          await this.afterImport(prepared.included);
+          this.stats.committedPrepared++;
+          return result;
+        } catch (e) {
+          await this.state.setStateRoot(parent.header.stateRoot);
+          throw e;
+        }
+      }
       const candidates: Candidate[] = [];
       for (const tx of block.transactions) {
         let sender: string;
@@ -525,15 +558,11 @@ export class Chain {
         const exec = await this.executeTxs(parent, expected, candidates, 'import');
         const result = await this.finishBlock(expected, exec, seal === undefined ? undefined : () => seal, block, dryRun);
         if (dryRun) {
+          this.keepPrepared({ block: result.block, receipts: result.receipts, included: candidates });
           await this.state.setStateRoot(parent.header.stateRoot);
           return result;
         }
-        for (const c of candidates) this.mempool.remove(c.hash);
-        for (const sender of new Set(candidates.map((c) => c.sender))) {
-          const acc = await this.state.getAccount(createAddressFromString(sender));
-          this.mempool.prune(sender, acc?.nonce ?? 0n);
-        }
-        this.pruneMempoolLog();
+        await this.afterImport(candidates);
         return result;
       } catch (e) {
         await this.state.setStateRoot(parent.header.stateRoot);
@@ -542,8 +571,26 @@ export class Chain {
     });
   }
 
+  /** The pool after a block another validator made: its transactions out, its senders' older nonces pruned. */
+  private async afterImport(included: readonly Candidate[]): Promise<void> {
+    for (const c of included) this.mempool.remove(c.hash);
+    for (const sender of new Set(included.map((c) => c.sender))) {
+      const acc = await this.state.getAccount(createAddressFromString(sender));
+      this.mempool.prune(sender, acc?.nonce ?? 0n);
+    }
+    this.pruneMempoolLog();
+  }
+
+  private keepPrepared(p: Prepared): void {
+    const key = bytesToHex(p.block.hash());
+    this.prepared.delete(key);
+    this.prepared.set(key, p);
+    if (this.prepared.size > MAX_PREPARED) this.prepared.delete(this.prepared.keys().next().value!);
+  }
+
   /** Runs the candidates in order on the live state. `build` skips and drops what cannot run; `import` fails. */
   private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import', parentSigners?: readonly string[], parentVoters?: readonly string[]): Promise<Execution> {
+    this.stats.executedBlocks++;
     const context = createBlock({ header: headerData }, { common: this.common, freeze: true });
     const exec: Execution = { included: [], txReceipts: [], stored: [], dropped: [], gasUsed: 0n, fees: 0n };
     // Block start (system call): offline penalties from the parent's certificate signers.
@@ -641,21 +688,27 @@ export class Chain {
         : 'header mismatch';
       throw txError(`invalid block ${e.number}: ${what}`, { number: e.number.toString() });
     }
-    const hash = block.hash();
     if (dryRun) return { block, receipts: exec.stored, dropped: exec.dropped };
+    return this.persist(block, exec.stored, exec.included, seal, exec.dropped);
+  }
+
+  /** Writes the executed block (the live state is at its state root) and makes it the head. */
+  private async persist(block: Block, receipts: StoredReceipt[], included: readonly Candidate[], seal: ((hash: Uint8Array) => Uint8Array) | undefined, dropped: CommittedBlock['dropped']): Promise<CommittedBlock> {
+    const hash = block.hash();
     await this.db.commitBlock({
       number: block.header.number,
       hash,
       block: block.serialize(),
-      receipts: encodeStoredReceipts({ receipts: exec.stored }),
+      receipts: encodeStoredReceipts({ receipts }),
       seal: seal?.(hash),
-      txHashes: exec.included.map((p) => p.tx.hash()),
+      txHashes: included.map((p) => p.tx.hash()),
     });
     this.headBlock = block;
+    for (const [key, p] of this.prepared) if (p.block.header.number <= block.header.number) this.prepared.delete(key);
     await this.refreshSystemParams();
     this.recentHashes.set(block.header.number, hash);
     this.recentHashes.delete(block.header.number - 256n);
-    return { block, receipts: exec.stored, dropped: exec.dropped };
+    return { block, receipts, dropped };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -84,6 +84,16 @@ function sameAccount(a: Account, b: Account): boolean {
   return a.nonce === b.nonce && a.balance === b.balance && equalBytes(a.storageRoot, b.storageRoot) && equalBytes(a.codeHash, b.codeHash);
 }
 
+/** A state root with its decoded account trie and the storage tries loaded so far. */
+interface TrieSet {
+  root: Uint8Array;
+  accountTrie: MerkleTrie;
+  storageTries: Map<string, MerkleTrie>;
+}
+
+/** How many computed-but-abandoned states `setStateRoot` can resume without re-reading (rounds of one height). */
+const RETAINED_STATES = 4;
+
 /** See the file comment. */
 export class BlockStateManager implements StateManagerInterface {
   private readonly store: StateStore;
@@ -100,7 +110,13 @@ export class BlockStateManager implements StateManagerInterface {
   private readonly codeCache = new Map<string, Uint8Array>();
 
   /** The tries as they were before the last `getStateRoot` (a dry-run or failed block goes back to them). */
-  private parent: { root: Uint8Array; accountTrie: MerkleTrie; storageTries: Map<string, MerkleTrie> } | undefined;
+  private parent: TrieSet | undefined;
+  /**
+   * The tries of recently computed blocks that went back to their parent (dry runs: a proposal built or
+   * verified before it is final), by state root — `setStateRoot` to one of them (the block became final)
+   * resumes from the decoded tries instead of re-reading them. Bounded; dropped with the caches.
+   */
+  private readonly retained = new Map<string, TrieSet>();
 
   // This block's writes.
   private accounts = new Map<string, AccountEntry>();
@@ -342,9 +358,7 @@ export class BlockStateManager implements StateManagerInterface {
   async getStateRoot(): Promise<Uint8Array> {
     if (this.checkpoints.length > 0) throw new EnergyMeshError('INTERNAL', 'state root requested inside a checkpoint');
     if (this.accounts.size === 0 && this.storage.size === 0 && this.dirtyCode.size === 0) return this.committedRoot;
-    const forks = new Map<string, MerkleTrie>();
-    for (const [k, t] of this.storageTries) forks.set(k, t.fork());
-    this.parent = { root: this.committedRoot, accountTrie: this.accountTrie.fork(), storageTries: forks };
+    this.parent = this.snapshot();
     try {
       return await this.applyBlock();
     } catch (e) {
@@ -416,7 +430,24 @@ export class BlockStateManager implements StateManagerInterface {
     if (resident > this.maxResident || this.baseAccounts.size + slots > this.maxResident) this.dropCaches();
   }
 
+  /** Forks of the committed tries (they share the frozen decoded nodes; later writes copy their paths). */
+  private snapshot(): TrieSet {
+    const forks = new Map<string, MerkleTrie>();
+    for (const [k, t] of this.storageTries) forks.set(k, t.fork());
+    return { root: this.committedRoot, accountTrie: this.accountTrie.fork(), storageTries: forks };
+  }
+
+  private resume(set: TrieSet): void {
+    this.committedRoot = set.root;
+    this.accountTrie = set.accountTrie;
+    this.storageTries.clear();
+    for (const [k, t] of set.storageTries) this.storageTries.set(k, t);
+    this.baseAccounts.clear(); // they describe the state left; the tries re-fill them
+    this.baseSlots.clear();
+  }
+
   private dropCaches(): void {
+    this.retained.clear();
     this.accountTrie = this.newTrie(this.committedRoot);
     this.storageTries.clear();
     this.baseAccounts.clear();
@@ -436,20 +467,32 @@ export class BlockStateManager implements StateManagerInterface {
     const parent = this.parent;
     this.parent = undefined;
     if (parent !== undefined && equalBytes(parent.root, stateRoot)) {
-      // Back to the parent of the last computed block: its decoded tries are still in memory.
-      this.committedRoot = stateRoot;
-      this.accountTrie = parent.accountTrie;
-      this.storageTries.clear();
-      for (const [k, t] of parent.storageTries) this.storageTries.set(k, t);
-      this.baseAccounts.clear(); // they hold the abandoned block's values; the tries re-fill them
-      this.baseSlots.clear();
+      // Back to the parent of the last computed block: its decoded tries are still in memory, and so are
+      // the computed block's (kept in case it becomes final: see `retained`).
+      if (!equalBytes(this.committedRoot, parent.root)) this.retain(this.snapshot()); // (not after a failed apply)
+      this.resume(parent);
       return;
     }
     // The clean caches always describe `committedRoot`, so they survive `clearCache` on the same root.
     if (equalBytes(stateRoot, this.committedRoot)) return;
+    const kept = this.retained.get(hex(stateRoot));
+    if (kept !== undefined) {
+      // A computed block's state: resume from forks (the retained tries stay as they are for another resume).
+      const forks = new Map<string, MerkleTrie>();
+      for (const [k, t] of kept.storageTries) forks.set(k, t.fork());
+      this.resume({ root: kept.root, accountTrie: kept.accountTrie.fork(), storageTries: forks });
+      return;
+    }
     if (!(await this.hasStateRoot(stateRoot))) throw new EnergyMeshError('LOG_CORRUPT', 'state trie does not contain the state root');
     this.committedRoot = stateRoot;
     this.dropCaches();
+  }
+
+  private retain(set: TrieSet): void {
+    const key = hex(set.root);
+    this.retained.delete(key);
+    this.retained.set(key, set);
+    if (this.retained.size > RETAINED_STATES) this.retained.delete(this.retained.keys().next().value!);
   }
 
   async hasStateRoot(root: Uint8Array): Promise<boolean> {
