@@ -14,7 +14,9 @@ pragma solidity 0.8.30;
  *    previous block's finality certificate (LIST_ABSENT, when the chain knows the set that voted), or its
  *    signers (LIST_SIGNERS: then every validator active here, since before the previous block, and not a
  *    signer is absent); each absent active validator is slashed
- *    offlineSlashBpsPerDay × (seconds since the previous block) / 86,400 of its stake;
+ *    offlineSlashBpsPerDay × (chargeable seconds) / 86,400 of its stake, where the chargeable seconds are
+ *    the seconds since the previous block capped at offlineChargeCap() (4 block slots; see onBlockStart):
+ *    offline time is charged per block made without the validator, not for a stall of the whole network;
  *  - `distributeFees(amount)` after the transactions: every fee of the block (base fee and priority fee,
  *    which the chain credits to this contract's balance instead of burning / paying the proposer), shared
  *    by the active validators pro rata to stake with an exact accumulator (no wei lost: remainders carry).
@@ -33,6 +35,8 @@ contract EmposStaking {
     uint256 private constant ACC = 1e36;
     uint256 private constant BPS = 10_000;
     uint256 private constant DAY = 86_400;
+    /// Block slots of offline time one block can charge (offlineChargeCap); see onBlockStart.
+    uint256 public constant OFFLINE_CHARGE_SLOTS = 4;
     uint256 private constant HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     uint8 public constant STATUS_NONE = 0;
@@ -153,6 +157,11 @@ contract EmposStaking {
     uint256 private accFeePerStake;
     uint256 private feeCarry;
     uint256 public lastBlockTimestamp;
+    /// Σ over blocks (from block 2) of the chargeable seconds min(dt, offlineChargeCap()): the clock that
+    /// offlineSeconds is counted on. A validator absent from every certificate in an interval has
+    /// ΔofflineSeconds = ΔchargeableSeconds, so 1 − ΔofflineSeconds / ΔchargeableSeconds is the share of
+    /// the interval's blocks it signed, weighted by their (capped) durations.
+    uint256 public chargeableSeconds;
 
     event Staked(address indexed validator, uint256 amount, uint256 stake);
     event Unstaked(address indexed validator, uint256 amount, uint64 releaseAt);
@@ -204,11 +213,31 @@ contract EmposStaking {
     /// @param list LIST_SIGNERS: the validators whose votes are in the previous block's finality certificate;
     ///             LIST_ABSENT: the validators of the set that voted on the previous block who are not in it
     /// @param kind LIST_UNKNOWN when the chain does not know them (then only the clock advances)
+    ///
+    /// Offline time is charged per block, at most offlineChargeCap() seconds each. Why: the time between two
+    /// blocks is only the absentees' doing while blocks could be made without them. When the whole network
+    /// stalls (no quorum: e.g. 2 of 4 validators down), nobody can make a block, and the first block after
+    /// the stall carries the whole stall in its dt; uncapped, it all fell on whoever happened to be missing
+    /// from that one certificate (possibly a validator that was up throughout and just slow to vote), while
+    /// those equally down who signed that block paid nothing. The cap is derived from the governed block
+    /// time so that it follows governance without a parameter of its own:
+    ///   cap = ceil(OFFLINE_CHARGE_SLOTS × max(blockTimeMs, 1000) / 1000) seconds, OFFLINE_CHARGE_SLOTS = 4.
+    /// One slot is max(block time, 1 s): the nodes' round-timeout base (a missing proposal costs one slot
+    /// before the next round) and the timestamps' resolution. An ordinary block with one absent validator
+    /// takes one slot, two when the absent validator was the proposer (a round change), plus vote latency
+    /// and up to 1 s of timestamp rounding — under 4 slots, so such absences are charged in full, exactly
+    /// as without the cap. A stall costs each absentee at most 4 slots (20 s at 5 s blocks) per block made
+    /// without it. A proposer's timestamp (up to 15 s in the future is accepted) cannot inflate the charge
+    /// beyond the cap either. offlineSeconds and chargeableSeconds count the same capped seconds.
     function onBlockStart(address[] calldata list, uint8 kind) external onlySystem {
         uint256 dt = block.timestamp - lastBlockTimestamp;
         lastBlockTimestamp = block.timestamp;
         // block 1: the genesis has no certificate
-        if (kind == LIST_UNKNOWN || dt == 0 || block.number <= 1 || activeList.length == 0 || p.offlineSlashBpsPerDay == 0) return;
+        if (dt == 0 || block.number <= 1) return;
+        uint256 cap = offlineChargeCap();
+        if (dt > cap) dt = cap;
+        chargeableSeconds += dt;
+        if (kind == LIST_UNKNOWN || activeList.length == 0) return;
         if (kind == LIST_ABSENT) {
             // the chain knows the voting set (the epoch's): O(absentees), nobody else is read
             for (uint256 i = 0; i < list.length; i++) {
@@ -256,9 +285,18 @@ contract EmposStaking {
         }
     }
 
+    /// Counts `dt` (already capped) offline and slashes for it; the seconds count even when the governed
+    /// rate is 0, since the schedule's performance weighting reads them.
     function _chargeOffline(address a, uint256 dt) private {
         vals[a].offlineSeconds += uint64(dt);
-        _slash(a, p.offlineSlashBpsPerDay * dt, BPS * DAY, REASON_OFFLINE, false);
+        if (p.offlineSlashBpsPerDay != 0) _slash(a, p.offlineSlashBpsPerDay * dt, BPS * DAY, REASON_OFFLINE, false);
+    }
+
+    /// The most seconds of offline time one block charges: OFFLINE_CHARGE_SLOTS slots of
+    /// max(blockTimeMs, 1000) ms, rounded up to whole seconds (4 s for block times up to 1 s, 20 s at 5 s).
+    function offlineChargeCap() public view returns (uint256) {
+        uint256 slotMs = p.blockTimeMs < 1000 ? 1000 : p.blockTimeMs;
+        return (OFFLINE_CHARGE_SLOTS * slotMs + 999) / 1000;
     }
 
     /// @param amount the fees of the block, already credited to this contract's balance by the chain

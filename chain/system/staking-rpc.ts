@@ -8,7 +8,7 @@
  * | `empos_params` | `[block?]` | the governable parameters in force |
  * | `empos_slashings` | `[block?]` | slash records: validator, reason (offline/equivocation/governance), amount, fromBlock, toBlock, timestamp |
  * | `empos_proposals` | `[block?]` | governance proposals with tallies and state (open/executed/rejected/expired) |
- * | `empos_staking` | `[block?]` | totals: staked, active stake, unbonding, fees received/claimed, undistributed, burned |
+ * | `empos_staking` | `[block?]` | totals: staked, active stake, unbonding, fees received/claimed, undistributed, burned; the offline clock: `offlineChargeCapSeconds` (most seconds one block charges an absentee), `chargeableSeconds` (Σ of the capped block intervals, the clock `offlineSeconds` counts on) |
  *
  * Quantities are 0x hex (wei or seconds) like every Ethereum quantity; `block` is a block parameter
  * (default `latest`).
@@ -16,7 +16,7 @@
 import type { Chain } from '../execution/chain.ts';
 import { qty } from '../rpc/format.ts';
 import * as p from '../rpc/params.ts';
-import { activeValidators, proposals, slashRecords, stakingAccounting, stakingParams, validators } from './validator-registry.ts';
+import { activeValidators, offlineClock, proposals, slashRecords, stakingAccounting, stakingParams, validators } from './validator-registry.ts';
 
 type Handler = (params: unknown) => Promise<unknown>;
 
@@ -65,6 +65,14 @@ export function stakingRpcMethods(chain: () => Chain, resolve: (blockParam: unkn
         no: qty(x.no),
         state: x.state,
       })),
-    empos_staking: async (params) => Object.fromEntries(Object.entries(await stakingAccounting(chain(), await at(params))).map(([k, v]) => [k, qty(v)])),
+    empos_staking: async (params) => {
+      const n = await at(params);
+      const [totals, clock] = await Promise.all([stakingAccounting(chain(), n), offlineClock(chain(), n)]);
+      return {
+        ...Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, qty(v)])),
+        offlineChargeCapSeconds: qty(clock.capSeconds),
+        chargeableSeconds: qty(clock.chargeableSeconds),
+      };
+    },
   };
 }

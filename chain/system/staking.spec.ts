@@ -6,7 +6,7 @@ import { Chain, revertMessage } from '../execution/chain.ts';
 import { parseGenesis, WEI_PER_EB } from '../execution/genesis.ts';
 import { checkSupply } from './supply.ts';
 import { MIN_BASE_FEE_SLOT, PARAMS, STAKING_ADDRESS, SYSTEM_ADDRESS, stakingInterface } from './system-contract.ts';
-import { activeValidators, pendingFees, proposals, slashRecords, stakingAccounting, stakingParams, validators } from './validator-registry.ts';
+import { activeValidators, offlineClock, pendingFees, proposals, slashRecords, stakingAccounting, stakingParams, validators } from './validator-registry.ts';
 
 const EB = WEI_PER_EB;
 const ACC = 10n ** 36n;
@@ -166,9 +166,10 @@ describe('EMPoS staking system contract (on the Chain)', function () {
     const expected1 = (before * 10n * 10n) / (10_000n * 86_400n);
     assert.equal(before - after1.stake, expected1);
     assert.equal(after1.offlineSeconds, 10);
-    await produce([a.address, b.address], 3_600n); // an hour
+    await produce([a.address, b.address], 11n); // a round change (c was the proposer): 2 slots + latency, still charged in full
     const after2 = (await validators(chain)).find((v) => v.address === c.address)!;
-    assert.equal(after1.stake - after2.stake, (after1.stake * 10n * 3_600n) / (10_000n * 86_400n));
+    assert.equal(after1.stake - after2.stake, (after1.stake * 10n * 11n) / (10_000n * 86_400n));
+    assert.equal(after2.offlineSeconds, 21);
     // the signers lost nothing; consecutive offline blocks make one record
     assert.equal((await validators(chain)).find((v) => v.address === a.address)!.stake, 32_000n * EB);
     const recs = (await slashRecords(chain)).filter((r) => r.reason === 'offline');
@@ -181,10 +182,71 @@ describe('EMPoS staking system contract (on the Chain)', function () {
     assert.equal((await validators(chain)).find((v) => v.address === c.address)!.stake, after2.stake);
     // a validator that joined in the previous block could not sign it: not charged for it, only afterwards
     await send(dave, 'stake', [], 32_000n * EB);
-    await produce([a.address, b.address, c.address], 60n);
+    await produce([a.address, b.address, c.address], 15n);
     assert.equal((await validators(chain)).find((v) => v.address === dave.address)!.stake, 32_000n * EB);
-    await produce([a.address, b.address, c.address], 60n);
-    assert.equal((await validators(chain)).find((v) => v.address === dave.address)!.stake, 32_000n * EB - (32_000n * EB * 10n * 60n) / (10_000n * 86_400n));
+    await produce([a.address, b.address, c.address], 15n);
+    assert.equal((await validators(chain)).find((v) => v.address === dave.address)!.stake, 32_000n * EB - (32_000n * EB * 10n * 15n) / (10_000n * 86_400n));
+    await assertSupply();
+  });
+
+  it('charges a long gap between two blocks (a stalled network) at most the cap, on both paths, with offlineSeconds on the same clock', async () => {
+    const stakeOf = async (x: TestAccount) => (await validators(chain)).find((v) => v.address === x.address)!;
+    const clock0 = await offlineClock(chain);
+    assert.equal(clock0.capSeconds, 20n, '4 slots of the 5 s block time');
+    await produce(); // block 1 (no certificate); from here the clock runs
+    const start = await offlineClock(chain);
+    const c0 = await stakeOf(c);
+    // a and c were down, nobody could make a block for an hour; c is back first and the first block after the
+    // stall is signed by b and c: a is charged 20 s for that block, not the hour; c, equally down, nothing
+    await produce([b.address, c.address], 3_600n);
+    const a1 = await stakeOf(a);
+    assert.equal(32_000n * EB - a1.stake, (32_000n * EB * 10n * 20n) / (10_000n * 86_400n), 'the cap, not the whole stall');
+    assert.equal(a1.offlineSeconds, 20);
+    assert.deepEqual([(await stakeOf(c)).stake, (await stakeOf(c)).offlineSeconds], [c0.stake, 0]);
+    // the LIST_ABSENT path (voting set known) caps the same way; a proposer's timestamp 15 s ahead of an
+    // ordinary 5 s interval (20 s) is within the cap, 21 s is not
+    const voters = [a.address, b.address, c.address];
+    await chain.produceBlock({ timestamp: (t += 21n), coinbase: proposer, parentSigners: [a.address, b.address], parentVoters: voters });
+    const c2 = await stakeOf(c);
+    assert.equal(c0.stake - c2.stake, (c0.stake * 10n * 20n) / (10_000n * 86_400n));
+    await chain.produceBlock({ timestamp: (t += 86_400n * 30n), coinbase: proposer, parentSigners: [a.address, b.address], parentVoters: voters });
+    const c3 = await stakeOf(c);
+    assert.equal(c2.stake - c3.stake, (c2.stake * 10n * 20n) / (10_000n * 86_400n), 'a month-long stall: still one block’s cap');
+    assert.equal(c3.offlineSeconds, 40);
+    await produce([a.address, b.address, c.address], 7n); // everyone signed: the clock runs, nobody is charged
+    const end = await offlineClock(chain);
+    assert.equal(end.chargeableSeconds - start.chargeableSeconds, 20n + 20n + 20n + 7n, 'Σ min(dt, cap) over the blocks');
+    // performance over the interval (what the schedule computes): never below 0, a stall does not wreck it
+    for (const x of [a, b, c]) {
+      const off = BigInt((await stakeOf(x)).offlineSeconds);
+      assert.ok(off <= end.chargeableSeconds - start.chargeableSeconds);
+    }
+    const recs = (await slashRecords(chain)).filter((r) => r.reason === 'offline');
+    assert.equal(recs.reduce((s2, r) => s2 + r.amount, 0n), 32_000n * EB - a1.stake + c0.stake - c3.stake);
+    await assertSupply();
+  });
+
+  it('derives the cap from the governed block time, and counts offline seconds even when the offline slash is governed to 0', async () => {
+    const govern = async (param: number, value: bigint, id: bigint) => {
+      await send(a, 'propose', [param, value]);
+      await send(a, 'vote', [id, true]);
+      await send(c, 'vote', [id, true]); // 96k of 128k > 2/3
+    };
+    await govern(PARAMS.blockTimeMs, 500n, 0n);
+    assert.equal((await offlineClock(chain)).capSeconds, 4n, 'sub-second blocks: 4 slots of 1 s (the round-timeout base)');
+    await govern(PARAMS.blockTimeMs, 12_345n, 1n);
+    assert.equal((await offlineClock(chain)).capSeconds, 50n, 'ceil(4 × 12.345 s)');
+    await govern(PARAMS.blockTimeMs, 1_000n, 2n);
+    const b0 = (await validators(chain)).find((v) => v.address === b.address)!;
+    await produce([a.address, c.address], 600n);
+    const b1 = (await validators(chain)).find((v) => v.address === b.address)!;
+    assert.equal(b0.stake - b1.stake, (b0.stake * 10n * 4n) / (10_000n * 86_400n));
+    assert.equal(b1.offlineSeconds - b0.offlineSeconds, 4);
+    await govern(PARAMS.offlineSlashBpsPerDay, 0n, 3n);
+    await produce([a.address, c.address], 3n);
+    const b2 = (await validators(chain)).find((v) => v.address === b.address)!;
+    assert.equal(b2.stake, b1.stake, 'no slash at rate 0');
+    assert.equal(b2.offlineSeconds - b1.offlineSeconds, 3, 'but the absence still counts for performance');
     await assertSupply();
   });
 
@@ -193,8 +255,8 @@ describe('EMPoS staking system contract (on the Chain)', function () {
     const voters = [a.address, b.address, c.address];
     const stakeOf = async (x: TestAccount) => (await validators(chain)).find((v) => v.address === x.address)!.stake;
     const before = await stakeOf(c);
-    await chain.produceBlock({ timestamp: (t += 100n), coinbase: proposer, parentSigners: [a.address, b.address], parentVoters: voters });
-    assert.equal(before - (await stakeOf(c)), (before * 10n * 100n) / (10_000n * 86_400n));
+    await chain.produceBlock({ timestamp: (t += 15n), coinbase: proposer, parentSigners: [a.address, b.address], parentVoters: voters });
+    assert.equal(before - (await stakeOf(c)), (before * 10n * 15n) / (10_000n * 86_400n));
     await chain.produceBlock({ timestamp: (t += 100n), coinbase: proposer, parentSigners: voters, parentVoters: voters });
     await chain.produceBlock({ timestamp: (t += 100n), coinbase: proposer, parentSigners: voters, parentVoters: voters });
     assert.equal(await stakeOf(dave), 32_000n * EB, 'not a voter yet: never charged');

@@ -36,8 +36,24 @@ export interface ValidatorInfo {
   pendingFees: bigint;
   /** Everything slashed from it so far (burned). */
   slashed: bigint;
-  /** Seconds it was counted offline. */
+  /**
+   * Seconds it was counted offline: per block made while it was absent from the parent's certificate,
+   * the seconds since the previous block capped at `offlineClock().capSeconds` (a network-wide stall is
+   * not charged to anyone). Compare with `offlineClock().chargeableSeconds`, counted on the same clock.
+   */
   offlineSeconds: number;
+}
+
+/** The clock the offline penalties run on. */
+export interface OfflineClock {
+  /** The most seconds one block charges an absentee: 4 slots of max(blockTimeMs, 1 s), rounded up. */
+  capSeconds: bigint;
+  /**
+   * Σ over blocks (from block 2) of min(seconds since the previous block, cap): what a validator absent
+   * from every certificate would have in `offlineSeconds`. Schedule performance over an interval:
+   * 1 − ΔofflineSeconds / ΔchargeableSeconds (never below 0, and a stall changes neither term much).
+   */
+  chargeableSeconds: bigint;
 }
 
 export type StakingParams = Record<ParamName, bigint>;
@@ -166,6 +182,12 @@ export async function stakingAccounting(chain: StateReader, blockNumber?: bigint
     undistributedFees: r[5] as bigint,
     burned: r[6] as bigint,
   };
+}
+
+/** The offline-penalty clock at `blockNumber` (default: head): the per-block cap and the chargeable seconds. */
+export async function offlineClock(chain: StateReader, blockNumber?: bigint): Promise<OfflineClock> {
+  const [cap, chargeable] = await Promise.all([read(chain, 'offlineChargeCap', [], blockNumber), read(chain, 'chargeableSeconds', [], blockNumber)]);
+  return { capSeconds: cap[0] as bigint, chargeableSeconds: chargeable[0] as bigint };
 }
 
 /** The fees `address` may claim now (wei). */

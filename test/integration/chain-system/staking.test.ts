@@ -183,6 +183,15 @@ describe('EMPoS staking through the CLI, ethers and empos_* (embedded node)', fu
     const pending = (await rpcValidators()).reduce((a, v) => a + BigInt(v.pendingFees), 0n);
     const unclaimed = BigInt(staking.feesReceived!) - BigInt(staking.feesClaimed!);
     assert.ok(unclaimed - pending >= 0n && unclaimed - pending <= 3n, 'at most 1 wei of rounding per validator');
+    // the offline clock: 4 slots of the genesis' 5 s block time per block, Σ min(dt, cap) from block 2
+    const head = await provider.getBlockNumber();
+    const at = (await provider.send('empos_staking', [`0x${head.toString(16)}`])) as Record<string, string>;
+    assert.equal(BigInt(at.offlineChargeCapSeconds!), 20n);
+    const times: number[] = [];
+    for (let n = 1; n <= head; n++) times.push((await provider.getBlock(n))!.timestamp);
+    const expected = times.slice(1).reduce((sum, ts, i) => sum + Math.min(ts - times[i]!, 20), 0);
+    assert.equal(BigInt(at.chargeableSeconds!), BigInt(expected));
+    assert.ok(expected > 0, 'the test ran for seconds');
     const s = await checkSupply(node.chain);
     assert.equal(s.unexplained, 0n);
     assert.equal(s.contractDifference, 0n);
