@@ -275,4 +275,17 @@ describe('Chain (execution + storage)', function () {
       follower.remove();
     }
   });
+
+  it('decodes a block from the network: same hash and senders, malformed bytes refused with INVALID_ARGUMENT', async () => {
+    await chain.submitRawTransaction(signTx(chain.common, alice, { to: bob.address, value: 1n, gasLimit: 21_000n }));
+    await chain.submitRawTransaction(signTx(chain.common, bob, { to: alice.address, value: 2n, gasLimit: 21_000n }));
+    const { block } = await produce();
+    const decoded = chain.decodeBlock(block.serialize());
+    assert.equal(bytesToHex(decoded.hash()), bytesToHex(block.hash()));
+    assert.deepEqual(decoded.transactions.map((tx) => tx.getSenderAddress().toString()), [alice.address.toLowerCase(), bob.address.toLowerCase()]);
+    assert.equal(bytesToHex(decoded.serialize()), bytesToHex(block.serialize()));
+    for (const junk of [new Uint8Array([0xc0]), new Uint8Array([1, 2, 3]), block.serialize().subarray(0, 100)]) {
+      assert.throws(() => chain.decodeBlock(junk), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT') && /invalid block/.test(e.message));
+    }
+  });
 });

@@ -13,12 +13,13 @@
  * transaction that fails while building a block is dropped from the pool and the block goes on; a store
  * failure resets the state to the head and rethrows. All state access is serialised through one lock.
  */
-import { Block, createBlock, createBlockFromRLP, createBlockHeader, type HeaderData } from '@ethereumjs/block';
+import { Block, createBlock, createBlockFromRLP, createBlockHeader, createBlockHeaderFromBytesArray, type HeaderData } from '@ethereumjs/block';
 import type { Common } from '@ethereumjs/common';
 import { createMPT, LeafMPTNode } from '@ethereumjs/mpt';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { MerkleStateManager } from '@ethereumjs/statemanager';
-import { createTx, createTxFromRLP, TransactionType, type TypedTransaction } from '@ethereumjs/tx';
+import { createTx, createTxFromBlockBodyData, createTxFromRLP, TransactionType, type TypedTransaction } from '@ethereumjs/tx';
+import { RLP } from '@ethereumjs/rlp';
 import {
   Account,
   Address,
@@ -281,6 +282,41 @@ export class Chain {
 
   private static decodeBlock(rlp: Uint8Array, common: Common): Block {
     return createBlockFromRLP(rlp, { common, freeze: true });
+  }
+
+  /**
+   * Decodes a block received from another node (a proposal, a synced block): the transactions on the
+   * shared transaction Common (ethereumjs' block decoder builds a Common per transaction: the most
+   * expensive part of decoding a big block) and, with `recoverSenders`, every sender recovered once
+   * (native secp256k1) and cached for execution. A transaction with an invalid signature is kept
+   * unfrozen-sender: `importBlock` refuses the block naming it. Throws `INVALID_ARGUMENT` for malformed
+   * bytes; the hash, roots and everything else are checked by `verifyBlock`/`importBlock`.
+   */
+  decodeBlock(rlp: Uint8Array, recoverSenders = true): Block {
+    try {
+      const values = RLP.decode(rlp) as unknown;
+      if (!Array.isArray(values) || values.length !== 4) throw new Error(`a block has 4 fields, got ${Array.isArray(values) ? values.length : 'bytes'}`);
+      const [headerData, txsData, uncles, withdrawals] = values as unknown[];
+      if (!Array.isArray(headerData) || !Array.isArray(txsData) || !Array.isArray(uncles) || !Array.isArray(withdrawals)) throw new Error('a block field is not a list');
+      if (uncles.length > 0 || withdrawals.length > 0) throw new Error('uncles and withdrawals must be empty');
+      const header = createBlockHeaderFromBytesArray(headerData as Uint8Array[], { common: this.common, freeze: true });
+      const transactions = (txsData as Parameters<typeof createTxFromBlockBodyData>[0][]).map((data) => {
+        const tx = createTxFromBlockBodyData(data, { common: this.txCommon, freeze: false });
+        if (recoverSenders) {
+          try {
+            freezeWithSender(tx);
+          } catch {
+            Object.freeze(tx);
+          }
+        } else {
+          Object.freeze(tx);
+        }
+        return tx;
+      });
+      return new Block(header, transactions, [], [], { common: this.common, freeze: true });
+    } catch (e) {
+      throw txError('rlp: invalid block', { cause: e instanceof Error ? e.message : String(e) });
+    }
   }
 
   private static genesisBlock(genesis: Genesis, common: Common, stateRoot: Uint8Array | undefined): Block {
@@ -777,7 +813,7 @@ export class Chain {
     if (number === this.headBlock.header.number) return this.headBlock;
     if (number > this.headBlock.header.number || number < 0n) return undefined;
     const rlp = await this.db.blockRlp(number);
-    return rlp === undefined ? undefined : Chain.decodeBlock(rlp, this.common);
+    return rlp === undefined ? undefined : this.decodeBlock(rlp, false);
   }
 
   async getBlockByHash(hash: Uint8Array): Promise<Block | undefined> {
