@@ -22,6 +22,15 @@ export function epochBlocks(epochSeconds: number, blockTimeMs: number): bigint {
   return n < 1n ? 1n : n;
 }
 
+/**
+ * The epoch length in blocks — consensus-critical, so a function of the genesis only (its `epochSeconds`
+ * and `blockTimeMs`): never a node's local block-time option nor the governed block time, which only pace
+ * the blocks. Every node of a network derives the same epochs.
+ */
+export function genesisEpochBlocks(consensus: { epochSeconds: number; blockTimeMs: number }): bigint {
+  return epochBlocks(consensus.epochSeconds, consensus.blockTimeMs);
+}
+
 export function epochOf(height: bigint, blocksPerEpoch: bigint): bigint {
   return height <= 0n ? 0n : (height - 1n) / blocksPerEpoch;
 }

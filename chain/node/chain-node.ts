@@ -1,6 +1,7 @@
 /**
  * The embedded EMPoS node: one validator in-process, zero configuration. It opens (or creates) the chain
- * in `dataDir`, produces a block every `blockTimeMs` (default 5 s; sub-second allowed) signed by its
+ * in `dataDir`, produces a block every block time — the staking contract's governed `blockTimeMs` (the
+ * genesis value, default 5 s, until governance changes it; sub-second allowed) — signed by its
  * validator key, finalizes it with a certificate (with one validator, its own vote is 100 % ≥ 2/3 of the
  * stake), and serves JSON-RPC over HTTP and WebSocket on 127.0.0.1.
  *
@@ -26,7 +27,8 @@ import { EthApi, type RpcBackend } from '../rpc/eth-api.ts';
 import { RpcServer } from '../rpc/rpc-server.ts';
 import { loadOrCreateKeystore } from './keystore.ts';
 import { ValidatorSet } from '../consensus/validator-set.ts';
-import { buildSchedule, epochBlocks, epochOf, firstHeightOf, proposerFor, type EpochSchedule } from '../consensus/schedule.ts';
+import { buildSchedule, epochOf, firstHeightOf, genesisEpochBlocks, proposerFor, type EpochSchedule } from '../consensus/schedule.ts';
+import { BlockPace, type PaceSource } from './block-pace.ts';
 import { EnergyMeshError } from '../../core/errors.ts';
 
 export const CLIENT_VERSION = 'EnergyMesh-EMPoS/0.1.0';
@@ -40,8 +42,14 @@ export interface ChainNodeOptions {
   validatorKey?: string;
   /** Password of the keystore (default ''; set one when the data dir is shared). */
   keystorePassword?: string;
-  /** Overrides the genesis block time. */
+  /**
+   * Local override of the block pace (tests and benchmarks only). By default the node follows the
+   * governed `blockTimeMs` in the head state (the genesis value until governance changes it); the epoch
+   * length never depends on it (genesis only).
+   */
   blockTimeMs?: number;
+  /** Keep pending transactions across restarts in `chaindata/mempool.journal` (default true). */
+  persistMempool?: boolean;
   /** JSON-RPC listener; `false` disables it. Default 127.0.0.1, port 8545 → pass 0 for an ephemeral port. */
   rpc?: { host?: string; port?: number; maxBodyBytes?: number } | false;
   /** Native secp256k1 (default true). */
@@ -70,6 +78,7 @@ export class ChainNode {
   private finalized = 0n;
   private validatorSet: ValidatorSet | undefined;
   private readonly schedules = new Map<bigint, EpochSchedule>();
+  private pace: BlockPace | undefined;
 
   /** Fires after each block is committed and finalized. */
   readonly onDidCommitBlock: Event<SealedBlock> = this.committed.event;
@@ -100,8 +109,17 @@ export class ChainNode {
     return this.key.address;
   }
 
+  /**
+   * The block pace in force: the local override if given, else the staking contract's governed
+   * `blockTimeMs` in the head state (re-read after each block), else the genesis value.
+   */
   get blockTimeMs(): number {
-    return this.options.blockTimeMs ?? this.chain.genesis.consensus.blockTimeMs;
+    return this.pace?.ms ?? this.options.blockTimeMs ?? this.chain.genesis.consensus.blockTimeMs;
+  }
+
+  /** Where `blockTimeMs` comes from: the local override, the governed parameter, or the genesis. */
+  get blockTimeSource(): PaceSource {
+    return this.pace?.source ?? 'genesis';
   }
 
   /** The active validators with their stake (embedded mode: the genesis validator, or this node alone). */
@@ -120,7 +138,8 @@ export class ChainNode {
    */
   async schedule(height: bigint): Promise<EpochSchedule | undefined> {
     const chain = this.chain;
-    const perEpoch = epochBlocks(chain.genesis.consensus.epochSeconds, this.blockTimeMs);
+    // consensus-critical: from the genesis only (never the pace, which governance or an option may change)
+    const perEpoch = genesisEpochBlocks(chain.genesis.consensus);
     const epoch = epochOf(height, perEpoch);
     const cached = this.schedules.get(epoch);
     if (cached !== undefined) return cached;
@@ -154,9 +173,16 @@ export class ChainNode {
     this.validatorSet = ValidatorSet.fromGenesis(params, genesis.validators.length > 0 ? genesis.validators : [{ address: this.key.address, stake: params.minStake }]);
     // Embedded: no `signersOf` — the one validator signs every block and accounts that stake later take no
     // part in this node's consensus, so no offline penalties apply (the network node passes the signers).
-    this.chainRef = await Chain.open({ dataDir: join(this.options.dataDir, 'chaindata'), genesis, nativeCrypto: this.options.nativeCrypto ?? true });
+    this.chainRef = await Chain.open({
+      dataDir: join(this.options.dataDir, 'chaindata'),
+      genesis,
+      nativeCrypto: this.options.nativeCrypto ?? true,
+      persistMempool: this.options.persistMempool ?? true,
+    });
     this.finalized = this.chainRef.head.header.number;
+    this.pace = new BlockPace(genesis.consensus.blockTimeMs, this.options.blockTimeMs);
     try {
+      await this.pace.refresh(this.chainRef, this.finalized);
       if (this.options.rpc !== false) {
         const backend: RpcBackend = {
           chain: this.chainRef,
@@ -233,6 +259,7 @@ export class ChainNode {
         },
       });
       this.finalized = result.block.header.number;
+      await this.pace?.refresh(chain, this.finalized);
       const sealed: SealedBlock = { ...result, seal: seal! };
       this.committed.fire(sealed, (e) => this.failed.fire(e));
       return sealed;
@@ -259,7 +286,7 @@ export class ChainNode {
         if (s === undefined) return null;
         return { epoch: q(s.epoch), firstHeight: q(s.firstHeight), seed: bytesToHex(s.seed), active: s.active, proposerOrder: s.order, proposer: proposerFor(s, h, 0) };
       },
-      empos_finality: () => ({ head: q(this.chain.head.header.number), finalized: q(this.finalized), mode: 'embedded' }),
+      empos_finality: () => ({ head: q(this.chain.head.header.number), finalized: q(this.finalized), mode: 'embedded', blockTimeMs: this.blockTimeMs, blockTimeSource: this.blockTimeSource }),
       empos_certificate: async (params) => {
         const n = params[0];
         if (typeof n !== 'string' || !/^0x[0-9a-fA-F]+$/.test(n)) return null;

@@ -32,7 +32,7 @@ import {
   type ValidatorStake,
 } from '../consensus/certificate.ts';
 import { verifyEquivocation, type EquivocationEvidence } from '../consensus/vote-collector.ts';
-import { buildSchedule, epochBlocks, epochOf, firstHeightOf, proposerFor, roundTimeoutMs, type EpochSchedule } from '../consensus/schedule.ts';
+import { buildSchedule, epochOf, firstHeightOf, genesisEpochBlocks, proposerFor, roundTimeoutMs, type EpochSchedule } from '../consensus/schedule.ts';
 import {
   certificateCommitment,
   decodeCommit,
@@ -58,6 +58,7 @@ import { decodeNetworkSeal, encodeNetworkSeal, type NetworkSeal } from './node-s
 import { SignState } from './sign-state.ts';
 import { submitEvidence } from './evidence-reporter.ts';
 import { validatorCandidates } from './validator-source.ts';
+import { BlockPace, type PaceSource } from './block-pace.ts';
 import type { ValidatorRecord } from '../consensus/validator-set.ts';
 import { CLIENT_VERSION, type SealedBlock } from './chain-node.ts';
 
@@ -66,10 +67,16 @@ export interface NetworkNodeOptions {
   genesis: Genesis | GenesisFile;
   /** Private keys of the validators this process runs (several only for benchmarks); none = full node. */
   validatorKeys?: readonly string[];
-  /** Overrides the genesis block time (every node of a network must use the same). */
+  /**
+   * Local override of the block pace (tests and benchmarks only). By default the node paces blocks by the
+   * governed `blockTimeMs` of the staking contract in the head state (the genesis value until governance
+   * changes it). Never changes the epoch length, which comes from the genesis alone.
+   */
   blockTimeMs?: number;
-  /** Base of the round timeouts (default max(block time, 1 s)); doubles per round. */
+  /** Base of the round timeouts (default max(block pace, 1 s)); doubles per round. */
   roundTimeoutBaseMs?: number;
+  /** Keep pending transactions across restarts in the data dir's `mempool.journal` (default true). */
+  persistMempool?: boolean;
   rpc?: { host?: string; port?: number } | false;
   p2p?: { host?: string; port?: number; peers?: readonly string[] };
   /** libp2p identity; default derived from the first validator key, or `p2p.key` in dataDir. */
@@ -151,6 +158,10 @@ export class NetworkNode {
   private headCertificate: FinalityCertificate | undefined;
   /** number → signers of that block's certificate as committed by its child (deterministic). */
   private readonly signers = new Map<bigint, string[]>();
+  /** number → the validators that were to vote on it (its epoch's active set; deterministic). */
+  private readonly voters = new Map<bigint, string[]>();
+  private newestEpoch = -1n;
+  private pace: BlockPace | undefined;
   private readonly future: { kind: GossipKind; data: Uint8Array; from: string; height: bigint }[] = [];
   private syncing: Promise<void> | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -194,8 +205,17 @@ export class NetworkNode {
     return this.net?.peerCount ?? 0;
   }
 
+  /**
+   * The block pace in force (ms between a commit and the next height's round 0): the local override if
+   * given, else the staking contract's governed `blockTimeMs` in the head state, re-read after each commit.
+   */
   get blockTimeMs(): number {
-    return this.options.blockTimeMs ?? this.chain.genesis.consensus.blockTimeMs;
+    return this.pace?.ms ?? this.options.blockTimeMs ?? this.chain.genesis.consensus.blockTimeMs;
+  }
+
+  /** Where `blockTimeMs` comes from: the local override, the governed parameter, or the genesis. */
+  get blockTimeSource(): PaceSource {
+    return this.pace?.source ?? 'genesis';
   }
 
   private get roundBaseMs(): number {
@@ -224,13 +244,18 @@ export class NetworkNode {
       dataDir: join(o.dataDir, 'chaindata'),
       genesis,
       nativeCrypto: o.nativeCrypto ?? true,
-      // offline penalties (staking contract, block start) read who signed the parent: the certificate the
-      // block commits to, set here before each block is built, verified, imported or synced
+      // offline penalties (staking contract, block start) read who signed the parent — the certificate the
+      // block commits to — and who was to vote on it — the parent epoch's active set —, both set here
+      // (`prepareParent`) before each block is built, verified, imported or synced
       signersOf: (n) => this.signers.get(n),
+      votersOf: (n) => this.voters.get(n),
+      persistMempool: o.persistMempool ?? true,
     });
+    this.pace = new BlockPace(genesis.consensus.blockTimeMs, o.blockTimeMs);
     try {
       this.signState = new SignState(join(o.dataDir, 'sign-state.json'));
       const head = this.chainRef.head.header.number;
+      await this.pace.refresh(this.chainRef, head);
       if (head > 0n) {
         const seal = await this.sealOf(head);
         this.headCertificate = seal?.certificate;
@@ -275,8 +300,7 @@ export class NetworkNode {
     }
     this.running = true;
     this.lastCommitAt = Date.now();
-    this.syncTimer = setInterval(() => this.periodicSync(), Math.max(1000, this.roundBaseMs));
-    this.rebroadcastTimer = setInterval(() => this.rebroadcast(), this.roundBaseMs);
+    this.startIntervals();
     this.syncing = (async () => {
       try {
         await this.syncNow();
@@ -306,6 +330,22 @@ export class NetworkNode {
     this.committed.dispose();
   }
 
+  /** The sync and rebroadcast intervals follow the round-timeout base (restarted when the pace changes). */
+  private startIntervals(): void {
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer);
+    this.syncTimer = setInterval(() => this.periodicSync(), Math.max(1000, this.roundBaseMs));
+    this.rebroadcastTimer = setInterval(() => this.rebroadcast(), this.roundBaseMs);
+  }
+
+  /** Re-reads the governed block time after block `n` was committed. */
+  private async refreshPace(n: bigint): Promise<void> {
+    const pace = this.pace;
+    if (pace === undefined || !(await pace.refresh(this.chain, n))) return;
+    this.log(`block pace now ${pace.ms} ms (${pace.source}) from block ${n}`);
+    if (this.running) this.startIntervals();
+  }
+
   private enqueue(fn: () => Promise<void> | void): void {
     this.queue = this.queue
       .then(async () => {
@@ -329,19 +369,23 @@ export class NetworkNode {
 
   private async epochInfo(height: bigint): Promise<EpochInfo | undefined> {
     const chain = this.chain;
-    const perEpoch = epochBlocks(chain.genesis.consensus.epochSeconds, this.blockTimeMs);
+    // consensus-critical: from the genesis only (never the pace, which governance or an option may change)
+    const perEpoch = genesisEpochBlocks(chain.genesis.consensus);
     const epoch = epochOf(height, perEpoch);
     const cached = this.epochs.get(epoch);
     if (cached !== undefined) return cached;
     const anchor = epoch === 0n ? 0n : firstHeightOf(epoch, perEpoch) - 1n;
     const block = await chain.getBlockByNumber(anchor);
     if (block === undefined) return undefined;
-    const candidates = await validatorCandidates(chain, anchor);
+    const candidates = await validatorCandidates(chain, anchor, perEpoch);
     const schedule = buildSchedule(epoch, perEpoch, bytesToHex(block.hash()), candidates, chain.genesis.consensus.maxValidators);
     const info = { schedule, candidates };
     this.epochs.set(epoch, info);
     if (this.epochs.size > 4) this.epochs.delete(this.epochs.keys().next().value!);
-    this.knownValidators = new Set(candidates.map((c) => c.address));
+    if (epoch >= this.newestEpoch) {
+      this.newestEpoch = epoch;
+      this.knownValidators = new Set(candidates.map((c) => c.address));
+    }
     return info;
   }
 
@@ -480,7 +524,8 @@ export class NetworkNode {
         this.log(`height ${s.height}: no certificate of the parent at hand; not proposing`);
         return;
       }
-      this.setParentSigners(s.height, parentCertificate);
+      await this.prepareParent(s.height, parentCertificate);
+      if (this.state !== s) return;
       const built = await chain.buildProposal({
         timestamp: BigInt(Math.floor(Date.now() / 1000)),
         coinbase: key.address,
@@ -547,19 +592,35 @@ export class NetworkNode {
       ...(known.parentCertificate !== undefined ? { parentCertificate: known.parentCertificate } : {}),
     };
     this.clearTimers();
-    this.setParentSigners(s.height, known.parentCertificate);
+    await this.prepareParent(s.height, known.parentCertificate);
     const result = await this.chain.importBlock(known.block, encodeNetworkSeal(seal));
     this.afterCommit(result.block, seal);
+    await this.refreshPace(s.height);
     this.committed.fire({ ...result, seal }, (e) => this.log(`commit listener failed: ${errMsg(e)}`));
     await this.net?.publish('commit', encodeCommit({ chainId: this.chain.chainId, certificate }));
     this.log(`committed block ${s.height} (${blockHash.slice(0, 10)}…, round ${certificate.round}, ${certificate.votes.length} signatures, ${result.block.transactions.length} txs)`);
     this.enterHeight();
   }
 
-  /** Block `height` is executed with the signers of the parent certificate it commits to. */
-  private setParentSigners(height: bigint, parentCertificate: FinalityCertificate | undefined): void {
-    if (parentCertificate === undefined) this.signers.delete(height - 1n);
-    else this.signers.set(height - 1n, parentCertificate.votes.map((v) => v.validator.toLowerCase()));
+  /**
+   * Block `height` is executed with the signers of the parent certificate it commits to and the parent's
+   * voting set — the active set of the parent's epoch, from the schedule (finalized state) — so the block
+   * start charges exactly the absentees (voters − signers): a validator that staked during the epoch is not
+   * a voter yet and is never charged for it. Both are deterministic chain data, the same on every node.
+   */
+  private async prepareParent(height: bigint, parentCertificate: FinalityCertificate | undefined): Promise<void> {
+    const parent = height - 1n;
+    if (parentCertificate === undefined) {
+      this.signers.delete(parent);
+      this.voters.delete(parent);
+      return;
+    }
+    this.signers.set(parent, parentCertificate.votes.map((v) => v.validator.toLowerCase()));
+    if (!this.voters.has(parent)) {
+      const voters = (await this.validatorsAt(parent)).map((v) => v.address);
+      if (voters.length === 0) throw new EnergyMeshError('INTERNAL', `no voting set for block ${parent}`);
+      this.voters.set(parent, voters);
+    }
   }
 
   private afterCommit(block: Block, seal: NetworkSeal): void {
@@ -568,6 +629,7 @@ export class NetworkNode {
     this.lastCommitAt = Date.now();
     if (seal.parentCertificate !== undefined) this.signers.set(n - 1n, seal.parentCertificate.votes.map((v) => v.validator.toLowerCase()));
     this.signers.delete(n - 1025n);
+    for (const k of this.voters.keys()) if (k < n - 16n) this.voters.delete(k);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -725,7 +787,7 @@ export class NetworkNode {
     const why = await this.checkParentCertificate(block, parentCertificate);
     if (why !== undefined) return why;
     try {
-      this.setParentSigners(s.height, parentCertificate);
+      await this.prepareParent(s.height, parentCertificate);
       await chain.verifyBlock(block);
     } catch (e) {
       return errMsg(e);
@@ -879,9 +941,10 @@ export class NetworkNode {
     }
     await this.withEngineQuiet(async () => {
       if (chain.head.header.number + 1n !== n) return;
-      this.setParentSigners(n, seal.parentCertificate);
+      await this.prepareParent(n, seal.parentCertificate);
       const result = await chain.importBlock(block, encodeNetworkSeal(seal));
       this.afterCommit(result.block, seal);
+      await this.refreshPace(n);
       this.committed.fire({ ...result, seal }, (e) => this.log(`commit listener failed: ${errMsg(e)}`));
       this.log(`synced block ${n}`);
     });
@@ -898,8 +961,15 @@ export class NetworkNode {
   // ---------------------------------------------------------------------------------------------
   // RPC
 
-  stats(): P2pStats & { height: string; round: number; step: string } {
-    return { ...this.network.stats(), height: (this.chain.head.header.number + 1n).toString(), round: this.state?.engine.round ?? 0, step: this.state?.engine.step ?? 'propose' };
+  stats(): P2pStats & { height: string; round: number; step: string; blockTimeMs: number; blockTimeSource: PaceSource } {
+    return {
+      ...this.network.stats(),
+      height: (this.chain.head.header.number + 1n).toString(),
+      round: this.state?.engine.round ?? 0,
+      step: this.state?.engine.step ?? 'propose',
+      blockTimeMs: this.blockTimeMs,
+      blockTimeSource: this.blockTimeSource,
+    };
   }
 
   private emposApi(): Record<string, (params: unknown[]) => Promise<unknown> | unknown> {
@@ -919,9 +989,20 @@ export class NetworkNode {
       },
       empos_schedule: async (params) => {
         const h = hexParam(params[0]) ?? this.chain.head.header.number + 1n;
-        const s = await this.schedule(h);
-        if (s === undefined) return null;
-        return { epoch: q(s.epoch), firstHeight: q(s.firstHeight), seed: bytesToHex(s.seed), active: s.active, proposerOrder: s.order, proposer: proposerFor(s, h, 0) };
+        const info = await this.epochInfo(h);
+        if (info === undefined) return null;
+        const s = info.schedule;
+        return {
+          epoch: q(s.epoch),
+          firstHeight: q(s.firstHeight),
+          epochBlocks: q(genesisEpochBlocks(this.chain.genesis.consensus)),
+          seed: bytesToHex(s.seed),
+          active: s.active,
+          proposerOrder: s.order,
+          proposer: proposerFor(s, h, 0),
+          // the weights the active set was drawn with: stake and performance‰ over the previous epoch
+          candidates: info.candidates.map((v) => ({ address: v.address, stake: q(v.stake), performancePermille: v.performancePermille })),
+        };
       },
       empos_finality: () => ({
         head: q(this.chain.head.header.number),
@@ -929,6 +1010,8 @@ export class NetworkNode {
         mode: 'node',
         round: this.state?.engine.round ?? 0,
         step: this.state?.engine.step ?? 'propose',
+        blockTimeMs: this.blockTimeMs,
+        blockTimeSource: this.blockTimeSource,
       }),
       empos_certificate: async (params) => {
         const n = hexParam(params[0]);

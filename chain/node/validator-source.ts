@@ -5,10 +5,15 @@
  * epoch's anchor block — the last block of the previous epoch (genesis for epoch 0), which is final, so
  * every node derives the same set and stake changes take effect at the next epoch. When the contract is
  * absent or unreadable (a chain without it), the genesis validators are used.
+ *
+ * Each candidate's `performancePermille` (the schedule's weight factor) comes from finalized state too:
+ * the contract's cumulative `offlineSeconds` at the anchor and at the anchor before, over the time between
+ * the two blocks (`consensus/performance.ts`).
  */
 import type { Chain } from '../execution/chain.ts';
 import { ValidatorSet, type ValidatorRecord } from '../consensus/validator-set.ts';
-import { activeValidators } from '../system/validator-registry.ts';
+import { performancePermille, previousAnchor } from '../consensus/performance.ts';
+import { activeValidators, validators } from '../system/validator-registry.ts';
 
 const fromGenesis = new WeakMap<Chain, ValidatorRecord[]>();
 
@@ -23,17 +28,41 @@ export function genesisCandidates(chain: Chain): ValidatorRecord[] {
 }
 
 /**
- * The validators eligible for the schedule of an epoch whose anchor (last block of the previous epoch)
- * is `anchorBlock`, in address order. The schedule draws the active set from them.
+ * Performance‰ of every validator over the epoch window (A', A] — A = `anchorBlock`, A' = A − epoch length
+ * or the genesis —, from the contract's `offlineSeconds` at both blocks and their timestamps. Empty map
+ * (everyone 1,000) at the genesis anchor.
  */
-export async function validatorCandidates(chain: Chain, anchorBlock: bigint): Promise<ValidatorRecord[]> {
+export async function epochPerformance(chain: Chain, anchorBlock: bigint, blocksPerEpoch: bigint): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const before = previousAnchor(anchorBlock, blocksPerEpoch);
+  if (before === undefined) return out;
+  const [a, b] = await Promise.all([chain.getBlockByNumber(anchorBlock), chain.getBlockByNumber(before)]);
+  if (a === undefined || b === undefined) return out;
+  const [now, then] = await Promise.all([validators(chain, anchorBlock), validators(chain, before)]);
+  const offlineThen = new Map(then.map((v) => [v.address, BigInt(v.offlineSeconds)]));
+  for (const v of now) {
+    out.set(v.address, performancePermille(BigInt(v.offlineSeconds), offlineThen.get(v.address) ?? 0n, a.header.timestamp, b.header.timestamp));
+  }
+  return out;
+}
+
+/**
+ * The validators eligible for the schedule of an epoch whose anchor (last block of the previous epoch)
+ * is `anchorBlock`, in address order, each with its performance over the epoch that ended at the anchor.
+ * The schedule draws the active set from them.
+ */
+export async function validatorCandidates(chain: Chain, anchorBlock: bigint, blocksPerEpoch: bigint): Promise<ValidatorRecord[]> {
+  let list: { address: string; stake: bigint }[];
   try {
-    const list = await activeValidators(chain, anchorBlock);
-    if (list.length > 0) {
-      return list.map((v) => ({ address: v.address.toLowerCase(), stake: v.stake, status: 'active', unbonding: [], performancePermille: 1000 }));
-    }
+    list = await activeValidators(chain, anchorBlock);
   } catch {
     // no staking contract on this chain: the genesis set
+    return genesisCandidates(chain);
   }
-  return genesisCandidates(chain);
+  if (list.length === 0) return genesisCandidates(chain);
+  const performance = await epochPerformance(chain, anchorBlock, blocksPerEpoch);
+  return list.map((v) => {
+    const address = v.address.toLowerCase();
+    return { address, stake: v.stake, status: 'active', unbonding: [], performancePermille: performance.get(address) ?? 1000 };
+  });
 }
