@@ -6,6 +6,17 @@
  * Peers come from a list of multiaddrs with their peer id (`/ip4/…/tcp/…/p2p/12D3…`); each is dialled and
  * re-dialled with exponential back-off (0.5 s doubling to 10 s) while it is not connected.
  *
+ * Peer discovery (on unless `discovery: false`): every node announces its TCP addresses on the gossip topic
+ * `/empos/<chainId>/peers/1` (`@libp2p/pubsub-peer-discovery`, every 10 s), so an announcement travels
+ * the whole network through any chain of peers; a node also learns the listen addresses of each peer it
+ * is connected to (identify). Learned peers (at most 1,024 remembered) are dialled while fewer than
+ * `minPeers` (25) are connected, and re-dialled after a disconnect with back-off (0.5 s doubling to 60 s);
+ * one that fails and has not announced itself for 10 minutes is forgotten. Listed peers are always dialled
+ * and never pruned; above `maxPeers` (50) connections libp2p refuses inbound ones and prunes the least
+ * valuable. Announcements are checked before they are learned or forwarded (`discovery-codec.ts`: ≤ 4 KiB,
+ * ≤ 16 addresses, only TCP multiaddrs of the announcing peer, signed by it; one per peer per 0.5 s); a bad
+ * one is rejected and its sender penalised like junk gossip. The peer store keeps TCP addresses only.
+ *
  * Error policy: every inbound gossip message goes through the caller's synchronous `validate(kind, data)`
  * (decode, size, chain id, signatures) before it is delivered or forwarded: a throw or 'reject' counts
  * the message as rejected, penalises the sending peer (10 points; at 100 the peer is disconnected and
@@ -20,7 +31,8 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, Message, PeerId, PrivateKey, PubSub, Stream } from '@libp2p/interface';
 import { TopicValidatorResult } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
@@ -40,6 +52,7 @@ import {
   type SyncStatus,
 } from './sync-codec.ts';
 import { MAX_PROPOSAL_BYTES } from './gossip-codec.ts';
+import { checkAnnouncement, discoveryTopicOf, isTcpAddress, MAX_ANNOUNCED_ADDRS, tcpPeerAddress } from './discovery-codec.ts';
 
 export type GossipKind = 'proposal' | 'vote' | 'commit' | 'tx';
 export const GOSSIP_KINDS: readonly GossipKind[] = ['proposal', 'vote', 'commit', 'tx'];
@@ -66,7 +79,44 @@ export interface P2pNetworkOptions {
   handlers: P2pHandlers;
   /** Timeout of one sync request (default 10 s). */
   syncTimeoutMs?: number;
+  /**
+   * TCP multiaddrs to announce instead of the listen addresses (a public address behind NAT, or the
+   * reachable address of a 0.0.0.0 listener), without /p2p/. Default: the listen addresses.
+   */
+  announce?: readonly string[];
+  /** Peer discovery (default on with the defaults below); `false`: only the listed peers, as before discovery. */
+  discovery?: boolean | P2pDiscoveryOptions;
   log?: (msg: string) => void;
+}
+
+export interface P2pDiscoveryOptions {
+  /** Learned peers are dialled while fewer peers than this are connected (default 25). Listed peers are always dialled. */
+  minPeers?: number;
+  /** Most connections (default 50): libp2p refuses inbound ones and prunes the least valuable above it; listed peers are kept. */
+  maxPeers?: number;
+  /** How often this node announces its addresses (default 10 s). */
+  announceIntervalMs?: number;
+  /** Most learned peers remembered (default 1,024); a new one is ignored while the book is full of fresh ones. */
+  maxKnownPeers?: number;
+}
+
+export interface DiscoveryCounters {
+  /** Announcements accepted (learned from and forwarded). */
+  accepted: number;
+  /** Announcements refused as junk (the sender penalised). */
+  rejected: number;
+  /** Announcements dropped without penalty (too frequent, book full). */
+  ignored: number;
+  /** Peers added to the address book (announcements and identify). */
+  learned: number;
+}
+
+/** A peer of the address book: listed (`--peers`) or learned. */
+export interface KnownPeer {
+  peerId: string;
+  addresses: string[];
+  configured: boolean;
+  connected: boolean;
 }
 
 export interface P2pStats {
@@ -76,11 +126,29 @@ export interface P2pStats {
   ignored: Record<GossipKind, number>;
   penalised: number;
   disconnectedForPenalty: number;
+  discovery: DiscoveryCounters;
+  /** Learned peers in the address book (listed ones not counted). */
+  knownPeers: number;
 }
 
 const PENALTY = 10;
 const PENALTY_LIMIT = 100;
 const BAN_MS = 60_000;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_CONFIGURED_MS = 10_000;
+const BACKOFF_MAX_LEARNED_MS = 60_000;
+const DIAL_TIMEOUT_MS = 5_000;
+/** Learned peers dialled at once. */
+const MAX_PARALLEL_LEARNED_DIALS = 8;
+/** A learned peer that failed this many dials in a row and has not announced itself for FORGET_MS is dropped. */
+const FORGET_AFTER_FAILURES = 5;
+const FORGET_MS = 10 * 60_000;
+/** Announcements of one peer closer together than this are dropped (not forwarded, no penalty). */
+const MIN_ANNOUNCE_GAP_MS = 500;
+/** Peer-store tag that keeps listed peers from being pruned. */
+const CONFIGURED_TAG = 'empos-configured';
+
+const DISCOVERY_DEFAULTS: Required<P2pDiscoveryOptions> = { minPeers: 25, maxPeers: 50, announceIntervalMs: 10_000, maxKnownPeers: 1024 };
 
 function zero(): Record<GossipKind, number> {
   return { proposal: 0, vote: 0, commit: 0, tx: 0 };
@@ -90,28 +158,78 @@ export function topicOf(chainId: bigint, kind: GossipKind): string {
   return `/empos/${chainId}/${kind}/1`;
 }
 
-interface DialTarget {
-  addr: Multiaddr;
+/** An entry of the address book: the listed addresses of a `--peers` entry and/or learned ones. */
+interface BookEntry {
   peer: PeerId;
+  configured: Multiaddr[];
+  learned: Multiaddr[];
   backoffMs: number;
   nextAt: number;
   dialing: boolean;
+  failures: number;
+  /** Last announcement or identify. */
+  seenAt: number;
+  /** Last accepted announcement (rate limit). */
+  announcedAt: number;
+}
+
+function uniqueAddrs(addrs: Multiaddr[]): Multiaddr[] {
+  const seen = new Set<string>();
+  return addrs.filter((a) => {
+    const k = a.toString();
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** What a node announces: TCP addresses only; loopback ones only when it has no other; at most 16. */
+function announceable(addrs: Multiaddr[]): Multiaddr[] {
+  const tcp = addrs.filter(isTcpAddress);
+  const loopback = (a: Multiaddr): boolean => {
+    const host = a.getComponents()[0]?.value ?? '';
+    return host.startsWith('127.') || host === '::1' || host === 'localhost';
+  };
+  const outside = tcp.filter((a) => !loopback(a));
+  return (outside.length > 0 ? outside : tcp).slice(0, MAX_ANNOUNCED_ADDRS);
 }
 
 export class P2pNetwork {
   private node: Libp2p<{ pubsub: PubSub<GossipsubEvents> }> | undefined;
   private readonly options: P2pNetworkOptions;
   private readonly topics = new Map<string, GossipKind>();
-  private readonly targets: DialTarget[] = [];
+  /** The address book: listed and learned peers by peer id. */
+  private readonly book = new Map<string, BookEntry>();
+  private readonly discovery: Required<P2pDiscoveryOptions> | undefined;
+  private readonly selfId: string;
   private readonly penalties = new Map<string, { points: number; at: number }>();
   private readonly banned = new Map<string, number>();
   private dialTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  readonly counters: Omit<P2pStats, 'peers'> = { accepted: zero(), rejected: zero(), ignored: zero(), penalised: 0, disconnectedForPenalty: 0 };
+  readonly counters: Omit<P2pStats, 'peers' | 'knownPeers'> = {
+    accepted: zero(),
+    rejected: zero(),
+    ignored: zero(),
+    penalised: 0,
+    disconnectedForPenalty: 0,
+    discovery: { accepted: 0, rejected: 0, ignored: 0, learned: 0 },
+  };
 
   constructor(options: P2pNetworkOptions) {
     this.options = options;
     for (const k of GOSSIP_KINDS) this.topics.set(topicOf(options.chainId, k), k);
+    const d = options.discovery ?? true;
+    this.discovery = d === false ? undefined : { ...DISCOVERY_DEFAULTS, ...(d === true ? {} : d) };
+    if (this.discovery !== undefined) {
+      const { minPeers, maxPeers, announceIntervalMs, maxKnownPeers } = this.discovery;
+      if (!(Number.isInteger(minPeers) && minPeers >= 0 && Number.isInteger(maxPeers) && maxPeers >= 1 && minPeers <= maxPeers)) {
+        throw new EnergyMeshError('CONFIG_INVALID', `discovery: need integers 0 <= minPeers (${minPeers}) <= maxPeers (${maxPeers}), maxPeers >= 1`);
+      }
+      if (!(announceIntervalMs >= 100) || !(Number.isInteger(maxKnownPeers) && maxKnownPeers >= 0)) {
+        throw new EnergyMeshError('CONFIG_INVALID', 'discovery: announceIntervalMs must be >= 100 and maxKnownPeers an integer >= 0');
+      }
+    }
+    this.selfId = peerIdFromPrivateKey(options.privateKey).toString();
   }
 
   get peerId(): string {
@@ -133,7 +251,18 @@ export class P2pNetwork {
   }
 
   stats(): P2pStats {
-    return { peers: this.peerCount, ...this.counters };
+    return { peers: this.peerCount, ...this.counters, discovery: { ...this.counters.discovery }, knownPeers: this.learnedCount() };
+  }
+
+  /** The address book: listed peers and learned ones, with their addresses and whether they are connected. */
+  knownPeers(): KnownPeer[] {
+    const node = this.node;
+    return [...this.book.entries()].map(([id, e]) => ({
+      peerId: id,
+      addresses: [...e.configured, ...e.learned].map((a) => a.toString()),
+      configured: e.configured.length > 0,
+      connected: node !== undefined && node.getConnections(e.peer).length > 0,
+    }));
   }
 
   async start(): Promise<void> {
@@ -149,18 +278,40 @@ export class P2pNetwork {
       } catch (e) {
         throw new EnergyMeshError('CONFIG_INVALID', `invalid peer address ${p} (expected /ip4/HOST/tcp/PORT/p2p/PEER_ID)`, { cause: e });
       }
-      this.targets.push({ addr, peer, backoffMs: 500, nextAt: 0, dialing: false });
+      const id = peer.toString();
+      if (id === this.selfId) continue; // a node's own address may be left in the list
+      const entry = this.book.get(id) ?? this.newEntry(peer);
+      entry.configured.push(addr);
+      this.book.set(id, entry);
     }
+    const announce: string[] = [];
+    for (const a of o.announce ?? []) {
+      try {
+        announce.push(tcpPeerAddress(multiaddr(a), this.selfId).decapsulateCode(421).toString());
+      } catch (e) {
+        throw new EnergyMeshError('CONFIG_INVALID', `invalid announce address ${a} (expected /ip4/HOST/tcp/PORT)`, { cause: e });
+      }
+    }
+    const disc = this.discovery;
     const node = await createLibp2p({
+      start: false,
       privateKey: o.privateKey,
-      addresses: { listen: [`/ip4/${o.host ?? '127.0.0.1'}/tcp/${o.port ?? 0}`] },
+      addresses: { listen: [`/ip4/${o.host ?? '127.0.0.1'}/tcp/${o.port ?? 0}`], announce, announceFilter: announceable },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: {
         denyDialPeer: (peer: PeerId) => this.isBanned(peer.toString()),
         denyInboundEncryptedConnection: (peer: PeerId) => this.isBanned(peer.toString()),
+        // the peer store (fed by identify and discovery) keeps dialable TCP addresses only
+        filterMultiaddrForPeer: (_peer: PeerId, addr: Multiaddr) => isTcpAddress(addr),
       },
+      ...(disc === undefined
+        ? {}
+        : {
+            connectionManager: { maxConnections: disc.maxPeers },
+            peerDiscovery: [pubsubPeerDiscovery({ interval: disc.announceIntervalMs, topics: [discoveryTopicOf(o.chainId)] })],
+          }),
       services: {
         identify: identify(),
         pubsub: gossipsub({
@@ -180,7 +331,28 @@ export class P2pNetwork {
     const pubsub = node.services.pubsub;
     for (const [topic, kind] of this.topics) {
       pubsub.topicValidators.set(topic, (peer: PeerId, msg: Message) => this.validate(kind, msg.data, peer.toString()));
-      pubsub.subscribe(topic);
+    }
+    if (disc !== undefined) {
+      pubsub.topicValidators.set(discoveryTopicOf(o.chainId), (peer: PeerId, msg: Message) => this.validateAnnouncement(msg, peer.toString()));
+      node.addEventListener('peer:identify', (evt) => {
+        const { peerId, listenAddrs } = evt.detail;
+        const id = peerId.toString();
+        const addrs: Multiaddr[] = [];
+        for (const a of listenAddrs.slice(0, MAX_ANNOUNCED_ADDRS)) {
+          try {
+            addrs.push(tcpPeerAddress(a, id));
+          } catch {
+            /* not a TCP address of this peer: not kept */
+          }
+        }
+        if (addrs.length > 0) this.learn(id, addrs);
+      });
+    }
+    await node.start();
+    for (const topic of this.topics.keys()) pubsub.subscribe(topic);
+    for (const e of this.book.values()) {
+      if (e.configured.length === 0) continue;
+      await node.peerStore.merge(e.peer, { tags: { [CONFIGURED_TAG]: { value: 100 } } }).catch(() => undefined);
     }
     pubsub.addEventListener('gossipsub:message', (evt) => {
       const { msg, propagationSource } = evt.detail;
@@ -194,8 +366,8 @@ export class P2pNetwork {
     });
     await node.handle(SYNC_PROTOCOL, ({ stream }) => void this.serveSync(stream), { maxInboundStreams: 32 });
     node.addEventListener('peer:disconnect', (evt) => {
-      const id = evt.detail.toString();
-      for (const t of this.targets) if (t.peer.toString() === id) t.nextAt = Date.now() + t.backoffMs;
+      const e = this.book.get(evt.detail.toString());
+      if (e !== undefined) e.nextAt = Date.now() + e.backoffMs;
     });
     this.dialTimer = setInterval(() => this.dialDue(), 250);
     this.dialDue();
@@ -278,30 +450,117 @@ export class P2pNetwork {
     return TopicValidatorResult.Reject;
   }
 
+  /**
+   * A gossip message on the discovery topic: learned from and forwarded only when `checkAnnouncement`
+   * accepts it (bounded, TCP addresses of its signed origin); junk is rejected and its sender penalised.
+   */
+  private validateAnnouncement(msg: Message, from: string): TopicValidatorResult {
+    const c = this.counters.discovery;
+    try {
+      if (msg.type !== 'signed') throw new EnergyMeshError('INVALID_ARGUMENT', 'unsigned peer announcement');
+      const a = checkAnnouncement(msg.data, msg.from.toString());
+      const now = Date.now();
+      const known = this.book.get(a.peerId);
+      if ((known !== undefined && now - known.announcedAt < MIN_ANNOUNCE_GAP_MS) || !this.learn(a.peerId, a.addrs)) {
+        c.ignored++;
+        return TopicValidatorResult.Ignore;
+      }
+      const e = this.book.get(a.peerId);
+      if (e !== undefined) e.announcedAt = now;
+      c.accepted++;
+      return TopicValidatorResult.Accept;
+    } catch (e) {
+      c.rejected++;
+      this.log(`peer announcement from ${from} rejected: ${e instanceof Error ? e.message : String(e)}`);
+      this.penalise(from);
+      return TopicValidatorResult.Reject;
+    }
+  }
+
+  private newEntry(peer: PeerId): BookEntry {
+    return { peer, configured: [], learned: [], backoffMs: BACKOFF_MIN_MS, nextAt: 0, dialing: false, failures: 0, seenAt: 0, announcedAt: 0 };
+  }
+
+  private learnedCount(): number {
+    let n = 0;
+    for (const e of this.book.values()) if (e.configured.length === 0) n++;
+    return n;
+  }
+
+  /** Records a peer's addresses (already checked); false when the book is full of fresh entries. */
+  private learn(id: string, addrs: Multiaddr[]): boolean {
+    if (id === this.selfId) return true;
+    const now = Date.now();
+    let e = this.book.get(id);
+    if (e === undefined) {
+      if (this.learnedCount() >= (this.discovery?.maxKnownPeers ?? 0) && !this.evictStale(now)) return false;
+      e = this.newEntry(peerIdFromString(id));
+      this.book.set(id, e);
+      this.counters.discovery.learned++;
+    }
+    e.learned = addrs.slice(0, MAX_ANNOUNCED_ADDRS);
+    e.seenAt = now;
+    return true;
+  }
+
+  /** Drops the learned, unconnected entry seen longest ago if that is over FORGET_MS; true if one went. */
+  private evictStale(now: number): boolean {
+    let oldest: [string, BookEntry] | undefined;
+    for (const [id, e] of this.book) {
+      if (e.configured.length > 0 || e.dialing || (this.node !== undefined && this.node.getConnections(e.peer).length > 0)) continue;
+      if (oldest === undefined || e.seenAt < oldest[1].seenAt) oldest = [id, e];
+    }
+    if (oldest === undefined || now - oldest[1].seenAt < FORGET_MS) return false;
+    this.book.delete(oldest[0]);
+    return true;
+  }
+
   private dialDue(): void {
     const node = this.node;
     if (node === undefined || this.stopped) return;
     const now = Date.now();
-    for (const t of this.targets) {
-      if (t.dialing || t.nextAt > now) continue;
-      if (node.getConnections(t.peer).length > 0) {
-        t.backoffMs = 500;
+    const minPeers = this.discovery?.minPeers ?? 0;
+    let learnedDials = 0;
+    for (const e of this.book.values()) if (e.dialing && e.configured.length === 0) learnedDials++;
+    const connected = node.getPeers().length;
+    for (const [id, e] of this.book) {
+      if (e.dialing || e.nextAt > now) continue;
+      if (node.getConnections(e.peer).length > 0) {
+        e.backoffMs = BACKOFF_MIN_MS;
+        e.failures = 0;
         continue;
       }
-      t.dialing = true;
-      node
-        .dial(t.addr, { signal: AbortSignal.timeout(5_000) })
-        .then(() => {
-          t.backoffMs = 500;
-        })
-        .catch(() => {
-          t.nextAt = Date.now() + t.backoffMs;
-          t.backoffMs = Math.min(t.backoffMs * 2, 10_000);
-        })
-        .finally(() => {
-          t.dialing = false;
-        });
+      const configured = e.configured.length > 0;
+      if (!configured) {
+        if (e.failures >= FORGET_AFTER_FAILURES && now - e.seenAt > FORGET_MS) {
+          this.book.delete(id);
+          continue;
+        }
+        if (connected + learnedDials >= minPeers || learnedDials >= MAX_PARALLEL_LEARNED_DIALS || this.isBanned(id)) continue;
+        learnedDials++;
+      }
+      this.dial(e, configured ? BACKOFF_MAX_CONFIGURED_MS : BACKOFF_MAX_LEARNED_MS);
     }
+  }
+
+  private dial(e: BookEntry, maxBackoffMs: number): void {
+    const node = this.node;
+    if (node === undefined) return;
+    e.dialing = true;
+    node
+      .dial(uniqueAddrs([...e.configured, ...e.learned]), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      .then(() => {
+        e.backoffMs = BACKOFF_MIN_MS;
+        e.failures = 0;
+      })
+      .catch(() => {
+        e.failures++;
+        e.nextAt = Date.now() + e.backoffMs;
+        e.backoffMs = Math.min(e.backoffMs * 2, maxBackoffMs);
+      })
+      .finally(() => {
+        e.dialing = false;
+      });
   }
 
   // ---------------------------------------------------------------------------------------------
