@@ -6,6 +6,7 @@ import { isEnergyMeshError } from '../../core/errors.ts';
 // the package's own encoder (not in its exports map, so by path): our codec must read and write its bytes
 import { Peer as PackagePeer } from '../../node_modules/@libp2p/pubsub-peer-discovery/dist/src/peer.js';
 import {
+  announceableAddrs,
   checkAnnouncement,
   decodePeerAnnouncement,
   discoveryTopicOf,
@@ -122,6 +123,21 @@ describe('discovery codec (peer announcements)', () => {
     for (const [what, bytes] of cases) assert.equal(code(() => decodePeerAnnouncement(Uint8Array.from(bytes))), 'FRAME_MALFORMED', what);
     // a key that is no libp2p key
     assert.equal(code(() => checkAnnouncement(Uint8Array.from([0x0a, 3, 1, 2, 3]), id)), 'FRAME_MALFORMED');
+  });
+
+  it('announces TCP addresses only, loopback only without others, within the bounds peers accept', () => {
+    const m = (x: string): ReturnType<typeof multiaddr> => multiaddr(`${x}/p2p/${id}`);
+    const shown = (xs: ReturnType<typeof multiaddr>[]): string[] => announceableAddrs(xs).map((a) => a.toString().replace(`/p2p/${id}`, ''));
+    assert.deepEqual(shown([m('/ip4/127.0.0.1/tcp/1'), m('/ip4/10.0.0.5/tcp/1'), m('/ip4/10.0.0.5/udp/1/quic-v1')]), ['/ip4/10.0.0.5/tcp/1']);
+    assert.deepEqual(shown([m('/ip4/127.0.0.1/tcp/1'), m('/ip6/::1/tcp/1')]), ['/ip4/127.0.0.1/tcp/1', '/ip6/::1/tcp/1']);
+    const many = Array.from({ length: 40 }, (_, i) => m(`/ip4/10.0.${i}.1/tcp/30303`));
+    assert.equal(announceableAddrs(many).length, MAX_ANNOUNCED_ADDRS);
+    const long = Array.from({ length: 16 }, (_, i) => m(`/dns4/${String(i).padStart(3, '0')}${'x'.repeat(240)}.example/tcp/30303`));
+    const kept = announceableAddrs(long);
+    assert.ok(kept.length > 0 && kept.length < 16);
+    // what is kept always passes the receivers' check
+    checkAnnouncement(encodePeerAnnouncement({ publicKey, addrs: kept.map((a) => a.bytes) }), id);
+    checkAnnouncement(encodePeerAnnouncement({ publicKey, addrs: announceableAddrs(many).map((a) => a.bytes) }), id);
   });
 
   it('tcpPeerAddress / isTcpAddress', () => {

@@ -154,6 +154,27 @@ export function isTcpAddress(addr: Multiaddr): boolean {
 }
 
 /**
+ * What a node announces (discovery and identify): TCP addresses only; loopback ones only when it has no
+ * other; at most 16 and what fits in an announcement, so that peers never refuse an honest node's.
+ */
+export function announceableAddrs(addrs: Multiaddr[]): Multiaddr[] {
+  const tcp = addrs.filter(isTcpAddress);
+  const loopback = (a: Multiaddr): boolean => {
+    const host = a.getComponents()[0]?.value ?? '';
+    return host.startsWith('127.') || host === '::1' || host === 'localhost';
+  };
+  const outside = tcp.filter((a) => !loopback(a));
+  const out: Multiaddr[] = [];
+  let bytes = 2 + MAX_PUBLIC_KEY_BYTES;
+  for (const a of outside.length > 0 ? outside : tcp) {
+    bytes += 3 + a.bytes.length;
+    if (out.length === MAX_ANNOUNCED_ADDRS || bytes > MAX_ANNOUNCEMENT_BYTES || a.bytes.length > MAX_ADDR_BYTES) break;
+    out.push(a);
+  }
+  return out;
+}
+
+/**
  * Decodes and checks an announcement received as a gossip message signed by `from` (its origin):
  * the key must be `from`'s, every address a TCP address of it (see the file comment). Throws otherwise.
  */

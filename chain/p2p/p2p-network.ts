@@ -52,7 +52,7 @@ import {
   type SyncStatus,
 } from './sync-codec.ts';
 import { MAX_PROPOSAL_BYTES } from './gossip-codec.ts';
-import { checkAnnouncement, discoveryTopicOf, isTcpAddress, MAX_ANNOUNCED_ADDRS, tcpPeerAddress } from './discovery-codec.ts';
+import { announceableAddrs, checkAnnouncement, discoveryTopicOf, isTcpAddress, MAX_ANNOUNCED_ADDRS, tcpPeerAddress } from './discovery-codec.ts';
 
 export type GossipKind = 'proposal' | 'vote' | 'commit' | 'tx';
 export const GOSSIP_KINDS: readonly GossipKind[] = ['proposal', 'vote', 'commit', 'tx'];
@@ -92,7 +92,10 @@ export interface P2pNetworkOptions {
 export interface P2pDiscoveryOptions {
   /** Learned peers are dialled while fewer peers than this are connected (default 25). Listed peers are always dialled. */
   minPeers?: number;
-  /** Most connections (default 50): libp2p refuses inbound ones and prunes the least valuable above it; listed peers are kept. */
+  /**
+   * Most connections (default 50, and at least the number of listed peers): libp2p refuses inbound ones
+   * and prunes the least valuable above it; listed peers are kept.
+   */
   maxPeers?: number;
   /** How often this node announces its addresses (default 10 s). */
   announceIntervalMs?: number;
@@ -181,17 +184,6 @@ function uniqueAddrs(addrs: Multiaddr[]): Multiaddr[] {
     seen.add(k);
     return true;
   });
-}
-
-/** What a node announces: TCP addresses only; loopback ones only when it has no other; at most 16. */
-function announceable(addrs: Multiaddr[]): Multiaddr[] {
-  const tcp = addrs.filter(isTcpAddress);
-  const loopback = (a: Multiaddr): boolean => {
-    const host = a.getComponents()[0]?.value ?? '';
-    return host.startsWith('127.') || host === '::1' || host === 'localhost';
-  };
-  const outside = tcp.filter((a) => !loopback(a));
-  return (outside.length > 0 ? outside : tcp).slice(0, MAX_ANNOUNCED_ADDRS);
 }
 
 export class P2pNetwork {
@@ -296,7 +288,7 @@ export class P2pNetwork {
     const node = await createLibp2p({
       start: false,
       privateKey: o.privateKey,
-      addresses: { listen: [`/ip4/${o.host ?? '127.0.0.1'}/tcp/${o.port ?? 0}`], announce, announceFilter: announceable },
+      addresses: { listen: [`/ip4/${o.host ?? '127.0.0.1'}/tcp/${o.port ?? 0}`], announce, announceFilter: announceableAddrs },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -309,7 +301,8 @@ export class P2pNetwork {
       ...(disc === undefined
         ? {}
         : {
-            connectionManager: { maxConnections: disc.maxPeers },
+            // never below the listed peers, which are kept anyway
+            connectionManager: { maxConnections: Math.max(disc.maxPeers, this.book.size) },
             peerDiscovery: [pubsubPeerDiscovery({ interval: disc.announceIntervalMs, topics: [discoveryTopicOf(o.chainId)] })],
           }),
       services: {

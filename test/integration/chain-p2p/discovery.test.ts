@@ -2,6 +2,7 @@
  * Peer discovery of the validator network's libp2p layer (`chain/p2p/p2p-network.ts`): in-process
  * `P2pNetwork` instances on 127.0.0.1, port 0, fast announcements (1 s).
  *  - a line A–B–C–D (each lists only its neighbour) becomes a full mesh; A's gossip reaches D directly;
+ *  - with minPeers 1 a line stays a line: peers are learned but not dialled;
  *  - a node restarted on the same address (with no peers listed and discovery off, so it can dial no one)
  *    is re-dialled by the peers that learned it and the one that lists it;
  *  - a hostile peer announcing junk (undecodable, non-TCP, too many or another peer's addresses, forged
@@ -108,6 +109,20 @@ describe('chain p2p: peer discovery', function () {
       d.delivered.some((m) => m.kind === 'tx' && m.from === a.net.peerId),
       'a tx message of A delivered to D with A as the propagation source',
     );
+  });
+
+  it('learned peers are dialled only up to minPeers', async () => {
+    const few: P2pDiscoveryOptions = { ...FAST, minPeers: 1 };
+    const a = await startNode({ discovery: few });
+    const b = await startNode({ peers: a.net.addresses, discovery: few });
+    const c = await startNode({ peers: b.net.addresses, discovery: few });
+    const knows = (n: TestNode, o: TestNode): boolean => n.net.knownPeers().some((p) => p.peerId === o.net.peerId);
+    await until('A and C learned each other through B', () => knows(a, c) && knows(c, a));
+    // several dial rounds (every 250 ms) later, neither dialled the other: each already has its 1 peer
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(a.net.peers(), [b.net.peerId]);
+    assert.deepEqual(c.net.peers(), [b.net.peerId]);
+    assert.equal(c.net.knownPeers().find((p) => p.peerId === a.net.peerId)?.connected, false);
   });
 
   it('re-dials a node restarted on the same address (listed and learned peers)', async () => {
