@@ -7,7 +7,7 @@
  * recovery, and block sizes; then the same transfers as JSON-RPC batches into a running embedded node.
  * Run alone with `npx tsx bench/chain.bench.ts` (BENCH_CHAIN_TXS changes N; BENCH_CHAIN_ONLY=direct|rpc).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -70,6 +70,26 @@ async function drain(chain: Chain, coinbase: string, timestamp: { t: bigint }): 
   return blocks;
 }
 
+/**
+ * BENCH_CHAIN_PROFILE=<dir>: a CPU profile of the timed section only (not the setup nor the signing),
+ * written to <dir>/<variant>.cpuprofile (open in Chrome DevTools or any .cpuprofile viewer).
+ */
+async function startProfile(): Promise<((file: string) => Promise<void>) | undefined> {
+  const dir = process.env.BENCH_CHAIN_PROFILE;
+  if (dir === undefined || dir === '') return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, file), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 /** Runs one variant; returns transfers per second. */
 async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; cpuTps: number; submitShare: number; blocks: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'empos-bench-'));
@@ -101,6 +121,7 @@ async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; 
 
     let submitMs = 0;
     let blocks = 0;
+    const profiler = await startProfile();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < raws.length; i += v.txsPerBlock) {
@@ -111,6 +132,7 @@ async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; 
     }
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    await profiler?.(`${v.name.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     // Sanity: the last transfer landed.
     const last = await chain.getStorageAt(token, new Uint8Array(32));

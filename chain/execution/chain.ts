@@ -40,6 +40,7 @@ import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
 import { freezeWithSender, initChainCrypto, keccak256, sharedTxCommon } from './crypto.ts';
 import type { Genesis } from './genesis.ts';
+import { installJumpAnalysisCache } from './jump-analysis-cache.ts';
 import { creditBlockFees, encodeBlockStart, installStakingContract, readMinBaseFee, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
 import { Mempool, txError, type MempoolOptions } from './mempool.ts';
 import {
@@ -231,6 +232,7 @@ export class Chain {
   /** Opens the chain in `dataDir`, writing the genesis block on first use; reopens at the last committed block. */
   static async open(options: ChainOptions): Promise<Chain> {
     await initChainCrypto();
+    await installJumpAnalysisCache();
     const common = createChainCommon(options.genesis.chainId, options.nativeCrypto ?? true);
     const db = await ChainDb.open(options.dataDir);
     try {

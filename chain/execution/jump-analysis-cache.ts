@@ -1,0 +1,89 @@
+/**
+ * ethereumjs' interpreter analyses a contract's code before running it — the valid JUMPDESTs, the value
+ * of every PUSH as a BigInt and the opcode entry of every byte — on EVERY call, although the code of a
+ * deployed contract never changes: for an ERC-20 transfer that is ~5 % of the chain's CPU plus the garbage
+ * of a BigInt per PUSH. This module memoises the analysis per code array (our state manager hands out one
+ * array per code hash, `BlockStateManager.getCode`) and per opcode table (one per EVM and hardfork), so a
+ * contract is analysed once while its code is cached.
+ *
+ * The interpreter is not among `@ethereumjs/evm`'s package exports, so the class is reached through the
+ * package's own ESM file (the same module instance the EVM imports) and its analysis method is wrapped.
+ * The analysis result is only ever read by the interpreter (`validJumps[dest]`, `cachedPushes[pc]`,
+ * `cachedOpcodes[pc]`), so sharing it between calls is safe. `jump-analysis-cache.spec.ts` fails when an
+ * upgraded package changes that shape; `installJumpAnalysisCache` then reports false and the EVM runs
+ * unpatched (same results, slower).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+
+interface Analysis {
+  jumps: Uint8Array;
+  pushes: Record<number, bigint>;
+  opcodesCached: unknown[];
+}
+
+interface InterpreterProto {
+  _getValidJumpDestinations(this: InterpreterThis, code: Uint8Array): Analysis;
+}
+
+interface InterpreterThis {
+  _evm: { _opcodeMap?: object };
+}
+
+/** Analyses computed and served from the cache since start (process-wide). */
+export const jumpAnalysisStats = { analysed: 0, reused: 0 };
+
+let installed: Promise<boolean> | undefined;
+
+/** Wraps the interpreter's code analysis with the cache, once per process; resolves false if not possible. */
+export function installJumpAnalysisCache(): Promise<boolean> {
+  installed ??= install();
+  return installed;
+}
+
+/**
+ * The interpreter module the running EVM uses: the package's CommonJS build when the chain was loaded
+ * through `require` (mocha's tsx hook compiles to CommonJS), else its ESM build (`npm start`).
+ */
+async function interpreterPrototype(): Promise<Partial<InterpreterProto> | undefined> {
+  const require = createRequire(import.meta.url);
+  const cjsEntry = require.resolve('@ethereumjs/evm');
+  const cjsFile = join(dirname(cjsEntry), 'interpreter.js');
+  type Mod = { Interpreter?: { prototype: Partial<InterpreterProto> } };
+  if (require.cache[cjsFile] !== undefined) return (require(cjsFile) as Mod).Interpreter?.prototype;
+  const esmFile = join(dirname(cjsEntry), '..', 'esm', 'interpreter.js');
+  if (!existsSync(esmFile)) return undefined;
+  return ((await import(pathToFileURL(esmFile).href)) as Mod).Interpreter?.prototype;
+}
+
+async function install(): Promise<boolean> {
+  try {
+    const proto = await interpreterPrototype();
+    const analyse = proto?._getValidJumpDestinations;
+    if (proto === undefined || typeof analyse !== 'function') return false;
+    const byTable = new WeakMap<object, WeakMap<Uint8Array, Analysis>>();
+    proto._getValidJumpDestinations = function (this: InterpreterThis, code: Uint8Array): Analysis {
+      const table = this._evm._opcodeMap;
+      if (table === undefined) return analyse.call(this, code);
+      let byCode = byTable.get(table);
+      if (byCode === undefined) {
+        byCode = new WeakMap();
+        byTable.set(table, byCode);
+      }
+      let result = byCode.get(code);
+      if (result === undefined) {
+        result = analyse.call(this, code);
+        byCode.set(code, result);
+        jumpAnalysisStats.analysed++;
+      } else {
+        jumpAnalysisStats.reused++;
+      }
+      return result;
+    };
+    return true;
+  } catch {
+    return false;
+  }
+}
