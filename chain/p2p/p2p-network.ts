@@ -228,7 +228,10 @@ export class P2pNetwork {
     return this.libp2p.peerId.toString();
   }
 
-  /** The listen multiaddrs with /p2p/<peer id>, as other nodes list them in `--peers`. */
+  /**
+   * The announced multiaddrs with /p2p/<peer id>, as other nodes list them in `--peers`: the TCP listen
+   * addresses (loopback ones only when there is no other) or the `announce` option.
+   */
   get addresses(): string[] {
     return this.libp2p.getMultiaddrs().map((a) => a.toString());
   }
