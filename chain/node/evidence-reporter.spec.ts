@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { bytesToHex } from '@ethereumjs/util';
+import { isEnergyMeshError } from '../../core/errors.ts';
 import { tempDir, testAccount } from '../../test/integration/chain/helpers.ts';
 import { ValidatorKey, voteDigest } from '../consensus/certificate.ts';
 import { verifyEquivocation, type EquivocationEvidence } from '../consensus/vote-collector.ts';
@@ -54,10 +55,16 @@ describe('evidence reporter: a node turns observed double-signing into the slash
     const rec = (await slashRecords(chain)).at(-1);
     assert.deepEqual([rec?.validator, rec?.reason, rec?.amount], [b.address, 'equivocation', 1_600n * EB]);
 
-    // a second report of the same double-sign (another node saw it too) is refused by the contract, nothing slashed twice
-    await submitEvidence(chain, c.keyHex, evidence);
+    // a second report of the same double-sign (another node saw it too) would be refused by the contract:
+    // the reporter sees it in a dry run and sends nothing (no gas, no nonce used); nothing slashed twice
+    const nonceC = await chain.pendingNonce(c.address);
+    await assert.rejects(submitEvidence(chain, c.keyHex, evidence), (e: unknown) => isEnergyMeshError(e, 'SETTLEMENT_REVERTED') && /evidence already submitted/.test((e as Error).message));
+    assert.equal(await chain.pendingNonce(c.address), nonceC);
     const second = await chain.produceBlock({ timestamp: BigInt(Math.floor(Date.now() / 1000)) + 10n, coinbase: c.address });
-    assert.equal(second.receipts[0]?.status, 0);
+    assert.equal(second.receipts.length, 0);
     assert.equal((await validators(chain)).find((v) => v.address === b.address)?.stake, 32_000n * EB - 1_600n * EB);
+    // the same double-signer at another height: already removed, refused as well
+    const later = (hash: string) => ({ validator: b.address, number: 6n, round: 0, blockHash: hash, signature: keyB.sign(voteDigest(4243n, 6n, 0, hash)) });
+    await assert.rejects(submitEvidence(chain, c.keyHex, { validator: b.address, a: later(h1), b: later(h2) }), /validator already removed/);
   });
 });

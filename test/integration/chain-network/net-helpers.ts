@@ -1,6 +1,6 @@
 /** Test harness of the validator network: node processes on 127.0.0.1 (free ports), JSON-RPC helpers. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initNetwork } from '../../../chain/cli/chain-cli.ts';
@@ -50,11 +50,16 @@ export class TestNetwork {
   peers: string[] = [];
   addresses: string[] = [];
 
-  static async create(validators: number, blockTimeMs: number): Promise<TestNetwork> {
+  /** `consensus` adds genesis consensus parameters (e.g. short epochs) to what `chain init` writes. */
+  static async create(validators: number, blockTimeMs: number, consensus: Record<string, number> = {}): Promise<TestNetwork> {
     const net = new TestNetwork();
     const ports = await Promise.all(Array.from({ length: validators + 1 }, () => freePort()));
     const p2p = ports.slice(0, validators);
     const r = await initNetwork({ validators, out: net.dir, blockTimeMs, ports: p2p, scryptN: 1024 });
+    const genesis = JSON.parse(readFileSync(r.genesisFile, 'utf8')) as { consensus?: Record<string, unknown> };
+    genesis.consensus = { ...genesis.consensus, ...consensus };
+    writeFileSync(r.genesisFile, `${JSON.stringify(genesis, null, 2)}
+`);
     net.genesisFile = r.genesisFile;
     net.peers = r.peers;
     net.addresses = r.addresses;

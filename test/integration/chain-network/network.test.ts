@@ -4,18 +4,37 @@
  * one validator down (the chain goes on), two down (halt without a fork, resume when one returns), a late
  * full node syncing, junk and badly signed gossip rejected, the validators that were down penalised for their
  * offline time, and a validator that double-signs slashed 5 % and removed on the evidence a node submits by
- * itself. One network is shared by the steps, in order.
+ * itself. Epochs of 12 blocks (genesis epochSeconds 6 at 500 ms): each epoch's schedule carries the
+ * performance‰ of the epoch before (the validator that was down scores below 1000); a governance change of
+ * blockTimeMs changes every node's pace but not the epochs; a validator that stakes mid-epoch is not
+ * charged offline before its first epoch. One network is shared by the steps, in order.
  */
 import { strict as assert } from 'node:assert';
-import { JsonRpcProvider, Wallet, parseEther } from 'ethers';
+import { JsonRpcProvider, Wallet, parseEther, type TransactionReceipt } from 'ethers';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { verifyCertificate, ValidatorKey, type FinalityCertificate } from '../../../chain/consensus/certificate.ts';
 import { readKeystore } from '../../../chain/node/keystore.ts';
 import { P2pNetwork } from '../../../chain/p2p/p2p-network.ts';
 import { encodeVote, voteMessageDigest } from '../../../chain/p2p/gossip-codec.ts';
+import { PARAMS, STAKING_ADDRESS, stakingInterface } from '../../../chain/system/system-contract.ts';
 import { TestNetwork, rpc, waitFor } from './net-helpers.ts';
 
 const STAKE = 32_000n * 10n ** 18n;
+const EPOCH_BLOCKS = 12;
+const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
+
+interface RpcSchedule {
+  epoch: string;
+  firstHeight: string;
+  epochBlocks: string;
+  active: string[];
+  candidates: { address: string; stake: string; performancePermille: number }[];
+}
+
+interface RpcFinality {
+  blockTimeMs: number;
+  blockTimeSource: string;
+}
 
 interface RpcCert {
   number: string;
@@ -37,7 +56,7 @@ describe('EMPoS validator network (4 processes)', function () {
   const providers: JsonRpcProvider[] = [];
 
   before(async () => {
-    net = await TestNetwork.create(4, 500);
+    net = await TestNetwork.create(4, 500, { epochSeconds: (EPOCH_BLOCKS * 500) / 1000 });
     await net.startAll();
   });
 
@@ -76,8 +95,9 @@ describe('EMPoS validator network (4 processes)', function () {
     assert.equal(await rpc<string>(net.nodes[0]!.rpcUrl, 'net_peerCount'), '0x3');
     const vs = await rpc<{ address: string; status: string }[]>(net.nodes[1]!.rpcUrl, 'empos_validators');
     assert.deepEqual(vs.map((v) => v.address).sort(), [...net.addresses].sort());
-    const sched = await rpc<{ active: string[]; proposer: string }>(net.nodes[1]!.rpcUrl, 'empos_schedule');
+    const sched = await rpc<RpcSchedule>(net.nodes[1]!.rpcUrl, 'empos_schedule');
     assert.equal(sched.active.length, 4);
+    assert.equal(Number(sched.epochBlocks), EPOCH_BLOCKS);
   });
 
   it('an ethers transaction sent to one node is included and final on all of them', async () => {
@@ -209,6 +229,38 @@ describe('EMPoS validator network (4 processes)', function () {
     assert.ok(slashings.some((s) => s.reason === 'offline' && s.validator.toLowerCase() === net.addresses[3]!.toLowerCase()));
   });
 
+  it('schedules each epoch with the performance‰ of the epoch before from finalized offline time: the validator that was down scores below 1000, the same on every node', async () => {
+    const url = net.nodes[0]!.rpcUrl;
+    const head = await net.head(0);
+    const stamp = async (n: number): Promise<bigint> => BigInt((await rpc<{ timestamp: string }>(url, 'eth_getBlockByNumber', [hex(n), false])).timestamp);
+    const offline = async (n: number): Promise<Map<string, bigint>> =>
+      new Map((await rpc<RpcValidator[]>(url, 'empos_validators', [hex(n)])).map((v) => [v.address.toLowerCase(), BigInt(v.offlineSeconds)]));
+    const down = net.addresses[3]!.toLowerCase();
+    let lowest = 1000;
+    let epochs = 0;
+    // epoch e ≥ 1 is anchored at A = e × L (its last block before it), the window is (A − L, A]
+    for (let a = EPOCH_BLOCKS; a <= head; a += EPOCH_BLOCKS) {
+      const prev = a - EPOCH_BLOCKS;
+      const [tA, tP, oA, oP] = await Promise.all([stamp(a), stamp(prev), offline(a), offline(prev)]);
+      const expected = (address: string): number => {
+        const dt = tA - tP;
+        let d = oA.get(address)! - (oP.get(address) ?? 0n);
+        if (dt <= 0n || d <= 0n) return 1000;
+        if (d > dt) d = dt;
+        return Number((1000n * (dt - d)) / dt);
+      };
+      const schedules = await Promise.all([0, 1, 2, 3].map((i) => rpc<RpcSchedule>(net.nodes[i]!.rpcUrl, 'empos_schedule', [hex(a + 1)])));
+      for (const sc of schedules) assert.deepEqual(sc.candidates, schedules[0]!.candidates, `epoch ${a / EPOCH_BLOCKS}: the same weights on every node`);
+      const cands = schedules[0]!.candidates;
+      assert.equal(cands.length, 4);
+      for (const c of cands) assert.equal(c.performancePermille, expected(c.address), `epoch ${a / EPOCH_BLOCKS}: ${c.address}`);
+      lowest = Math.min(lowest, cands.find((c) => c.address === down)!.performancePermille);
+      epochs++;
+    }
+    assert.ok(epochs >= 2, `${epochs} epochs completed`);
+    assert.ok(lowest < 1000, `the validator that was down scored ${lowest}‰ in some epoch`);
+  });
+
   it('a validator that precommits two blocks at one height is reported by the nodes themselves: slashed 5 % and removed', async () => {
     const target = net.nodes[0]!;
     const chainId = BigInt(await rpc<string>(target.rpcUrl, 'eth_chainId'));
@@ -255,5 +307,90 @@ describe('EMPoS validator network (4 processes)', function () {
     // the chain goes on with the three honest validators
     const h = await net.head(0);
     await waitHead(0, h + 2);
+  });
+  /** Sends a call to the staking contract from `wallet` and waits for its receipt. */
+  async function stakingCall(wallet: Wallet, fn: string, args: unknown[] = [], value = 0n): Promise<TransactionReceipt> {
+    const tx = await wallet.sendTransaction({ to: STAKING_ADDRESS, data: stakingInterface.encodeFunctionData(fn, args), value });
+    const receipt = await tx.wait(1, 90_000);
+    assert.ok(receipt !== null && receipt.status === 1, `${fn} mined`);
+    return receipt;
+  }
+
+  function walletOf(i: number, key?: string): Wallet {
+    const provider = new JsonRpcProvider(net.nodes[i]!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
+    providers.push(provider);
+    return new Wallet(key ?? readKeystore(net.nodes[i]!.key!, ''), provider);
+  }
+
+  it('a governance change of blockTimeMs, once executed, changes the pace of every node (not the epochs)', async () => {
+    const running = net.nodes.filter((n) => n.child !== undefined);
+    for (const n of running) {
+      const f = await rpc<RpcFinality>(n.rpcUrl, 'empos_finality');
+      assert.deepEqual([f.blockTimeMs, f.blockTimeSource], [500, 'governed']);
+    }
+    // the nodes sign evidence transactions with their validator keys: let those settle before the keys send
+    await waitFor('no pending transactions of validators 0–2', async () => {
+      for (const i of [0, 1, 2]) {
+        const url = net.nodes[i]!.rpcUrl;
+        const [pending, latest] = await Promise.all(['pending', 'latest'].map((tag) => rpc<string>(url, 'eth_getTransactionCount', [net.addresses[i]!, tag])));
+        if (pending !== latest) return false;
+      }
+      return true;
+    }, 60_000);
+    // validator 3 was removed: 0, 1 and 2 hold the active stake; it executes at the vote that takes "yes"
+    // above 2/3 of it (the second or the third, depending on the offline penalties each of them paid)
+    const wallets = [0, 1, 2].map((i) => walletOf(i));
+    const url = net.nodes[0]!.rpcUrl;
+    const proposalOf = async (id: number) => (await rpc<{ state: string; param: string; value: string }[]>(url, 'empos_proposals'))[id]!;
+    const id = (await rpc<unknown[]>(url, 'empos_proposals')).length;
+    await stakingCall(wallets[0]!, 'propose', [PARAMS.blockTimeMs, 600n]);
+    for (const w of wallets) {
+      assert.equal((await rpc<RpcFinality>(url, 'empos_finality')).blockTimeMs, 500, 'unchanged while the proposal is open');
+      await stakingCall(w, 'vote', [BigInt(id), true]);
+      if ((await proposalOf(id)).state !== 'open') break;
+    }
+    const proposal = await proposalOf(id);
+    assert.deepEqual([proposal.state, proposal.param, BigInt(proposal.value)], ['executed', 'blockTimeMs', 600n]);
+    for (const n of running) {
+      await waitFor(`node ${n.index} paced at 600 ms`, async () => {
+        const f = await rpc<RpcFinality>(n.rpcUrl, 'empos_finality');
+        return f.blockTimeMs === 600 && f.blockTimeSource === 'governed';
+      }, 60_000);
+      assert.equal(Number((await rpc<RpcSchedule>(n.rpcUrl, 'empos_schedule')).epochBlocks), EPOCH_BLOCKS, 'the epoch length is the genesis one');
+    }
+  });
+
+  it('a validator that stakes mid-epoch is not a voter of that epoch and is not charged offline for it; from the next epoch it is', async () => {
+    const url = net.nodes[0]!.rpcUrl;
+    const funder = walletOf(0);
+    const staker = walletOf(0, Wallet.createRandom().privateKey);
+    const address = staker.address.toLowerCase();
+    const funded = await funder.sendTransaction({ to: staker.address, value: STAKE + parseEther('10') });
+    await funded.wait(1, 90_000);
+    // stake early in an epoch, so that blocks of the same epoch follow the stake
+    await waitFor('the start of an epoch', async () => (await net.head(0)) % EPOCH_BLOCKS <= 2, 60_000, 100);
+    const s = (await stakingCall(staker, 'stake', [], STAKE)).blockNumber;
+    const anchor = Math.ceil(s / EPOCH_BLOCKS) * EPOCH_BLOCKS; // the last block of the stake's epoch
+    assert.ok(anchor - s >= 2, `blocks ${s + 1}..${anchor} of the epoch follow the stake`);
+    const active = await rpc<{ address: string }[]>(url, 'empos_activeValidators', [hex(s)]);
+    assert.ok(active.some((v) => v.address === address), 'active in the contract from its stake');
+    assert.ok(!(await rpc<RpcSchedule>(url, 'empos_schedule', [hex(s)])).active.includes(address), 'not in the epoch\'s voting set');
+    // block anchor + 1 charges the absentees of block anchor, the epoch's last: check everything up to there
+    await waitHead(0, anchor + 2);
+    const span = BigInt((await rpc<{ timestamp: string }>(url, 'eth_getBlockByNumber', [hex(anchor + 1), false])).timestamp) -
+      BigInt((await rpc<{ timestamp: string }>(url, 'eth_getBlockByNumber', [hex(s + 1), false])).timestamp);
+    assert.ok(span >= 1n, 'time passed between the blocks of the epoch after the stake (a signers-only charge would be > 0)');
+    const at = (await rpc<RpcValidator[]>(url, 'empos_validators', [hex(anchor + 1)])).find((v) => v.address.toLowerCase() === address)!;
+    assert.equal(BigInt(at.offlineSeconds), 0n, 'not charged for the blocks of its staking epoch');
+    assert.equal(BigInt(at.slashed), 0n);
+    assert.equal(BigInt(at.stake), STAKE);
+    const slashings = await rpc<{ validator: string }[]>(url, 'empos_slashings', [hex(anchor + 1)]);
+    assert.ok(!slashings.some((x) => x.validator.toLowerCase() === address));
+    // the next epoch's schedule draws it (it never votes: from then on it is an absentee and charged)
+    assert.ok((await rpc<RpcSchedule>(url, 'empos_schedule', [hex(anchor + 1)])).active.includes(address));
+    await waitFor('the staker charged as an absent voter of its first epoch', async () => {
+      const v = (await rpc<RpcValidator[]>(url, 'empos_validators')).find((x) => x.address.toLowerCase() === address);
+      return v !== undefined && BigInt(v.offlineSeconds) > 0n;
+    }, 120_000);
   });
 });
