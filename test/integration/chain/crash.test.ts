@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { bytesToHex } from '@ethereumjs/util';
 import { Chain } from '../../../chain/execution/chain.ts';
 import { parseGenesis, WEI_PER_EB } from '../../../chain/execution/genesis.ts';
+import { ChainNode } from '../../../chain/node/chain-node.ts';
+import { NetworkNode } from '../../../chain/node/network-node.ts';
+import { NODE_GENESIS, NODE_VALIDATOR } from './fixtures/crash-node.ts';
 import { signTx, tempDir, testAccount } from './helpers.ts';
 
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
@@ -102,4 +105,32 @@ describe('chain crash consistency (kill -9)', function () {
       dir.remove();
     }
   });
+
+  for (const kind of ['embedded', 'network'] as const) {
+    it(`a ${kind === 'embedded' ? 'ChainNode' : 'NetworkNode'} (journal on by default) mines after a restart the transactions accepted before kill -9`, async () => {
+      const dir = tempDir();
+      try {
+        // the node accepted three transactions and made no block (paced at one an hour) when it was killed
+        const pooled = (await runAndKill(dir.path, 1, /^pooled (.+)$/, [kind]))!.split(',');
+        const node =
+          kind === 'embedded'
+            ? new ChainNode({ dataDir: dir.path, genesis: NODE_GENESIS, validatorKey: NODE_VALIDATOR.keyHex, rpc: false })
+            : new NetworkNode({ dataDir: dir.path, genesis: NODE_GENESIS, validatorKeys: [NODE_VALIDATOR.keyHex], rpc: false });
+        await node.start();
+        try {
+          // restarted at the genesis pace (200 ms): its first block carries what the journal gave back
+          for (const h of pooled) {
+            const end = Date.now() + 30_000;
+            while ((await node.chain.getTransaction(h))?.block === undefined && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+            assert.equal((await node.chain.getTransaction(h))?.block?.number, 1n, `${h} mined in the first block after the restart`);
+          }
+          assert.equal((await node.chain.getBlockByNumber(1n))!.transactions.length, 3);
+        } finally {
+          await node.stop();
+        }
+      } finally {
+        dir.remove();
+      }
+    });
+  }
 });
