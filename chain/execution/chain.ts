@@ -38,7 +38,8 @@ import { ChainDb } from '../storage/chain-db.ts';
 import { MempoolLog } from '../storage/mempool-log.ts';
 import { orderedTrieRoot as trieRootOf } from '../storage/merkle-trie.ts';
 import { createChainCommon } from './chain-common.ts';
-import { freezeWithSender, initChainCrypto, keccak256, sharedTxCommon } from './crypto.ts';
+import { freezeWithPublicKey, freezeWithSender, initChainCrypto, keccak256, recoveryInputOf, sharedTxCommon } from './crypto.ts';
+import { defaultSenderThreads, SenderRecovery } from './sender-recovery.ts';
 import type { Genesis } from './genesis.ts';
 import { installJumpAnalysisCache } from './jump-analysis-cache.ts';
 import { creditBlockFees, encodeBlockStart, installStakingContract, readMinBaseFee, reclaimPriorityFee, systemCall } from '../system/system-contract.ts';
@@ -81,6 +82,11 @@ export interface ChainOptions {
    * (since before block `number`) that did not sign is absent.
    */
   votersOf?: (number: bigint) => Promise<readonly string[] | undefined> | readonly string[] | undefined;
+  /**
+   * Worker threads recovering transaction senders off the main thread (`sender-recovery.ts`); default one
+   * less than the cores, at most 2, and 0 (inline) without native crypto.
+   */
+  senderThreads?: number;
 }
 
 export interface ProduceOptions {
@@ -212,6 +218,8 @@ export class Chain {
   private readonly prepared = new Map<string, Prepared>();
   /** Blocks executed (built, verified or imported) and blocks committed from a kept execution. */
   readonly stats = { executedBlocks: 0, committedPrepared: 0 };
+  /** Sender recovery on worker threads (undefined: inline). */
+  private readonly senders: SenderRecovery | undefined;
   private closed = false;
 
   private constructor(parts: { common: Common; genesis: Genesis; db: ChainDb; vm: VM; state: BlockStateManager; head: Block; options: ChainOptions; recent: Map<bigint, Uint8Array> }) {
@@ -227,6 +235,8 @@ export class Chain {
     this.maxTxsPerBlock = parts.options.maxTxsPerBlock ?? Number.MAX_SAFE_INTEGER;
     this.signersOf = parts.options.signersOf;
     this.votersOf = parts.options.votersOf;
+    const native = parts.options.nativeCrypto ?? true;
+    this.senders = native ? SenderRecovery.create(parts.options.senderThreads ?? defaultSenderThreads()) : undefined;
   }
 
   /** Opens the chain in `dataDir`, writing the genesis block on first use; reopens at the last committed block. */
@@ -393,6 +403,32 @@ export class Chain {
       this.mempoolLog?.close();
       await this.db.close();
     });
+    await this.senders?.close();
+  }
+
+  /** Transactions whose sender a worker recovered (the rest were recovered inline). */
+  get sendersRecoveredOffThread(): number {
+    return this.senders?.recovered ?? 0;
+  }
+
+  /**
+   * Recovers an unfrozen transaction's sender — on a worker thread when there is one — caches it and
+   * freezes the transaction. An invalid signature leaves it without a sender (admission or import says so).
+   */
+  private async recoverSender(tx: TypedTransaction): Promise<void> {
+    const input = this.senders === undefined ? undefined : recoveryInputOf(tx);
+    if (input !== undefined) {
+      const publicKey = await this.senders!.recover(input).catch(() => undefined);
+      if (publicKey !== undefined && !Object.isFrozen(tx)) {
+        freezeWithPublicKey(tx, publicKey);
+        return;
+      }
+    }
+    try {
+      freezeWithSender(tx);
+    } catch {
+      Object.freeze(tx);
+    }
   }
 
   /** Replays the pending-transaction log through admission (included or now invalid ones drop out), then compacts it. */
@@ -434,11 +470,9 @@ export class Chain {
       if (/chain ?id/i.test(m)) throw txError('invalid chain id for signer', { cause: m });
       throw txError('rlp: invalid transaction', { cause: m });
     }
-    try {
-      freezeWithSender(tx); // sender recovered once, cached for runTx
-    } catch {
-      Object.freeze(tx); // unsigned or bad signature: submitTransaction says which
-    }
+    // sender recovered once (off the main thread when possible), cached for runTx; an unsigned or badly
+    // signed transaction is frozen without one and submitTransaction says which
+    await this.recoverSender(tx);
     return this.submitTransaction(tx);
   }
 

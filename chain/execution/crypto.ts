@@ -11,8 +11,9 @@ import { createRequire } from 'node:module';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { createKeccak } from 'hash-wasm';
 import type { Common, CustomCrypto } from '@ethereumjs/common';
-import { paramsTx, type TypedTransaction } from '@ethereumjs/tx';
-import { Address } from '@ethereumjs/util';
+import { Capability, paramsTx, type TypedTransaction } from '@ethereumjs/tx';
+import { Address, bigIntToBytes, SECP256K1_ORDER, SECP256K1_ORDER_DIV_2 } from '@ethereumjs/util';
+import type { RecoveryInput } from './sender-recovery.ts';
 
 interface Secp256k1Native {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
@@ -116,10 +117,34 @@ export function sharedTxCommon(common: Common): Common {
  * Throws like `getSenderPublicKey` for an invalid signature (the transaction is then left unfrozen).
  */
 export function freezeWithSender(tx: TypedTransaction): Address {
-  const publicKey = tx.getSenderPublicKey();
+  return freezeWithPublicKey(tx, tx.getSenderPublicKey());
+}
+
+/** `freezeWithSender` with the public key already recovered (by a `SenderRecovery` worker). */
+export function freezeWithPublicKey(tx: TypedTransaction, publicKey: Uint8Array): Address {
   const bytes = keccak256(publicKey).subarray(12);
   (tx.cache as { senderPubKey?: Uint8Array }).senderPubKey = publicKey;
   Object.defineProperty(tx, 'getSenderAddress', { value: () => new Address(bytes) });
   Object.freeze(tx);
   return new Address(bytes);
+}
+
+/**
+ * What secp256k1 recovery of an unfrozen transaction's sender needs (the same inputs ethereumjs'
+ * `getSenderPublicKey` passes to `ecrecover`), or undefined when the signature is malformed, has a high s
+ * (EIP-2) or a wrong v: the caller then recovers inline and gets ethereumjs' error.
+ */
+export function recoveryInputOf(tx: TypedTransaction): RecoveryInput | undefined {
+  const { v, r, s } = tx;
+  if (v === undefined || r === undefined || s === undefined) return undefined;
+  if (s > SECP256K1_ORDER_DIV_2 || r >= SECP256K1_ORDER || s >= SECP256K1_ORDER || r === 0n || s === 0n) return undefined;
+  let recovery: bigint;
+  if (v === 0n || v === 1n) recovery = v;
+  else if (!tx.supports(Capability.EIP155ReplayProtection)) recovery = v - 27n;
+  else recovery = v - (tx.common.chainId() * 2n + 35n);
+  if (recovery !== 0n && recovery !== 1n) return undefined;
+  const signature = new Uint8Array(64);
+  signature.set(left32(bigIntToBytes(r)), 0);
+  signature.set(left32(bigIntToBytes(s)), 32);
+  return { msgHash: tx.getMessageToVerifySignature(), signature, recid: Number(recovery) };
 }

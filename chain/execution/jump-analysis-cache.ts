@@ -32,8 +32,17 @@ interface InterpreterThis {
   _evm: { _opcodeMap?: object };
 }
 
-/** Analyses computed and served from the cache since start (process-wide). */
-export const jumpAnalysisStats = { analysed: 0, reused: 0 };
+/**
+ * Analyses computed and served from the cache (process-wide: one object however many times this module
+ * is instantiated — mocha loads it once as CommonJS and the kernel's plugin loader once more as ESM).
+ */
+export const jumpAnalysisStats: { analysed: number; reused: number } = ((globalThis as Record<symbol, unknown>)[Symbol.for('energymesh.jumpAnalysisStats')] ??= {
+  analysed: 0,
+  reused: 0,
+}) as { analysed: number; reused: number };
+
+/** Marks a prototype already wrapped (by any instance of this module). */
+const WRAPPED = Symbol.for('energymesh.jumpAnalysisCache');
 
 let installed: Promise<boolean> | undefined;
 
@@ -43,46 +52,64 @@ export function installJumpAnalysisCache(): Promise<boolean> {
   return installed;
 }
 
+type Proto = Partial<InterpreterProto> & { [WRAPPED]?: true };
+
 /**
- * The interpreter module the running EVM uses: the package's CommonJS build when the chain was loaded
- * through `require` (mocha's tsx hook compiles to CommonJS), else its ESM build (`npm start`).
+ * The interpreter modules an EVM of this process may use: the package's ESM build (`npm start`) and,
+ * when it is loaded, its CommonJS build (mocha's tsx hook compiles to CommonJS, while the kernel's plugin
+ * loader imports ESM — one process can hold both).
  */
-async function interpreterPrototype(): Promise<Partial<InterpreterProto> | undefined> {
+async function interpreterPrototypes(): Promise<Proto[]> {
   const require = createRequire(import.meta.url);
   const cjsEntry = require.resolve('@ethereumjs/evm');
   const cjsFile = join(dirname(cjsEntry), 'interpreter.js');
-  type Mod = { Interpreter?: { prototype: Partial<InterpreterProto> } };
-  if (require.cache[cjsFile] !== undefined) return (require(cjsFile) as Mod).Interpreter?.prototype;
+  type Mod = { Interpreter?: { prototype: Proto } };
+  const out: Proto[] = [];
+  if (require.cache[cjsFile] !== undefined) {
+    const proto = (require(cjsFile) as Mod).Interpreter?.prototype;
+    if (proto !== undefined) out.push(proto);
+  }
   const esmFile = join(dirname(cjsEntry), '..', 'esm', 'interpreter.js');
-  if (!existsSync(esmFile)) return undefined;
-  return ((await import(pathToFileURL(esmFile).href)) as Mod).Interpreter?.prototype;
+  if (existsSync(esmFile)) {
+    const proto = ((await import(pathToFileURL(esmFile).href)) as Mod).Interpreter?.prototype;
+    if (proto !== undefined) out.push(proto);
+  }
+  return out;
+}
+
+function wrap(proto: Proto): boolean {
+  if (proto[WRAPPED] === true) return true;
+  const analyse = proto._getValidJumpDestinations;
+  if (typeof analyse !== 'function') return false;
+  const byTable = new WeakMap<object, WeakMap<Uint8Array, Analysis>>();
+  proto._getValidJumpDestinations = function (this: InterpreterThis, code: Uint8Array): Analysis {
+    const table = this._evm._opcodeMap;
+    if (table === undefined) return analyse.call(this, code);
+    let byCode = byTable.get(table);
+    if (byCode === undefined) {
+      byCode = new WeakMap();
+      byTable.set(table, byCode);
+    }
+    let result = byCode.get(code);
+    if (result === undefined) {
+      result = analyse.call(this, code);
+      byCode.set(code, result);
+      jumpAnalysisStats.analysed++;
+    } else {
+      jumpAnalysisStats.reused++;
+    }
+    return result;
+  };
+  proto[WRAPPED] = true;
+  return true;
 }
 
 async function install(): Promise<boolean> {
   try {
-    const proto = await interpreterPrototype();
-    const analyse = proto?._getValidJumpDestinations;
-    if (proto === undefined || typeof analyse !== 'function') return false;
-    const byTable = new WeakMap<object, WeakMap<Uint8Array, Analysis>>();
-    proto._getValidJumpDestinations = function (this: InterpreterThis, code: Uint8Array): Analysis {
-      const table = this._evm._opcodeMap;
-      if (table === undefined) return analyse.call(this, code);
-      let byCode = byTable.get(table);
-      if (byCode === undefined) {
-        byCode = new WeakMap();
-        byTable.set(table, byCode);
-      }
-      let result = byCode.get(code);
-      if (result === undefined) {
-        result = analyse.call(this, code);
-        byCode.set(code, result);
-        jumpAnalysisStats.analysed++;
-      } else {
-        jumpAnalysisStats.reused++;
-      }
-      return result;
-    };
-    return true;
+    const protos = await interpreterPrototypes();
+    let ok = protos.length > 0;
+    for (const p of protos) ok = wrap(p) && ok;
+    return ok;
   } catch {
     return false;
   }

@@ -169,11 +169,11 @@ export class RpcServer {
       if (parsed.length > this.options.maxBatch) {
         return errorResponse(null, new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `batch too large (max ${this.options.maxBatch})`));
       }
-      const out: JsonRpcResponse[] = [];
-      for (const item of parsed) {
-        const r = await this.handleOne(item, conn);
-        if (r !== undefined) out.push(r);
-      }
+      // Started together (JSON-RPC 2.0 allows a batch to run as concurrent tasks): a batch of raw
+      // transactions has its senders recovered in one worker message; the chain still admits them in
+      // batch order (one lock, taken in call order) and the answers keep the batch's order.
+      const answers = await Promise.all(parsed.map((item) => this.handleOne(item, conn)));
+      const out = answers.filter((r): r is JsonRpcResponse => r !== undefined);
       return out.length === 0 ? undefined : out;
     }
     return this.handleOne(parsed, conn);
