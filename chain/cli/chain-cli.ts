@@ -2,7 +2,7 @@
  * `energymesh chain …` — set up and run an EMPoS validator network:
  *   chain init --validators N --out DIR     genesis.json + encrypted validator keystores + peers.txt
  *   chain node --genesis FILE --key KEYSTORE --data DIR [--password-file F] [--rpc-port P] [--p2p-port P] [--peers A,B]
- *   chain status [--rpc URL]                head, finalized, round, peers
+ *   chain status [--rpc URL]                head, finalized, round, block time (and its source), peers
  *   chain validators [--rpc URL]            the validator set and stakes
  *   chain stake | unstake | withdraw | claim-fees | propose | propose-slash | vote   (staking-commands.ts)
  * Keys are read from keystores (Ethereum V3, scrypt) and never printed or logged; passwords come from a
@@ -128,7 +128,9 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
     .option('--p2p-host <ip>', 'p2p listen host', '127.0.0.1')
     .option('--p2p-port <port>', 'p2p listen port', '30303')
     .option('--peers <list>', 'comma-separated peer multiaddrs (/ip4/…/tcp/…/p2p/<peer id>)', '')
-    .option('--block-time-ms <ms>', 'override the genesis block time')
+    .option('--no-discovery', 'connect only to the --peers (no peer discovery)')
+    .option('--announce <list>', 'comma-separated TCP multiaddrs to announce instead of the listen address (e.g. behind NAT)')
+    .option('--block-time-ms <ms>', 'local override of the governed block time (tests and benchmarks only: the network paces by the staking contract\'s blockTimeMs)')
     .option('--round-timeout-ms <ms>', 'base round timeout (default max(block time, 1 s))')
     .action(
       async (opts: {
@@ -143,6 +145,8 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
         peers: string;
         blockTimeMs?: string;
         roundTimeoutMs?: string;
+        discovery: boolean;
+        announce?: string;
       }) => {
         const { readKeystore } = await import('../node/keystore.ts');
         const { NetworkNode } = await import('../node/network-node.ts');
@@ -153,7 +157,13 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
           genesis,
           validatorKeys: keys,
           rpc: { host: opts.rpcHost, port: Number(opts.rpcPort) },
-          p2p: { host: opts.p2pHost, port: Number(opts.p2pPort), peers: opts.peers.split(',').map((s) => s.trim()).filter((s) => s !== '') },
+          p2p: {
+            host: opts.p2pHost,
+            port: Number(opts.p2pPort),
+            peers: opts.peers.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+            discovery: opts.discovery,
+            ...(opts.announce !== undefined ? { announce: opts.announce.split(',').map((s) => s.trim()).filter((s) => s !== '') } : {}),
+          },
           ...(opts.blockTimeMs !== undefined ? { blockTimeMs: Number(opts.blockTimeMs) } : {}),
           ...(opts.roundTimeoutMs !== undefined ? { roundTimeoutBaseMs: Number(opts.roundTimeoutMs) } : {}),
           log: (line) => io.err(JSON.stringify({ time: new Date().toISOString(), msg: line })),
@@ -191,9 +201,9 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
     .action(async (opts: { rpc: string }) => {
       try {
         const [chainId, finality, peers] = await Promise.all([rpcCall(opts.rpc, 'eth_chainId'), rpcCall(opts.rpc, 'empos_finality'), rpcCall(opts.rpc, 'net_peerCount')]);
-        const f = finality as { head: string; finalized: string; mode: string; round?: number; step?: string };
+        const f = finality as { head: string; finalized: string; mode: string; round?: number; step?: string; blockTimeMs?: number; blockTimeSource?: string };
         io.out(
-          JSON.stringify({ chainId: Number(chainId), mode: f.mode, head: Number(f.head), finalized: Number(f.finalized), round: f.round ?? 0, step: f.step ?? null, peers: Number(peers) }),
+          JSON.stringify({ chainId: Number(chainId), mode: f.mode, head: Number(f.head), finalized: Number(f.finalized), round: f.round ?? 0, step: f.step ?? null, blockTimeMs: f.blockTimeMs ?? null, blockTimeSource: f.blockTimeSource ?? null, peers: Number(peers) }),
         );
       } catch (e) {
         io.err(`chain status: ${errorMessage(e)}`);

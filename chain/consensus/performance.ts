@@ -1,21 +1,27 @@
 /**
  * Validator performance for the epoch schedule, derived from finalized chain state only (so every node
- * computes the same value): the staking contract's cumulative `offlineSeconds` per validator and the
- * block timestamps of two consecutive epoch anchors.
+ * computes the same value): the staking contract's cumulative `offlineSeconds` per validator and its
+ * offline clock `chargeableSeconds` (Σ over blocks of min(block interval, the offline-charge cap): the
+ * seconds an absentee could be charged — the clock `offlineSeconds` counts on) at two consecutive
+ * epoch anchors.
  *
  *   anchor A  = last block of the previous epoch (the one the schedule is seeded from)
  *   anchor A' = A − epoch length (the anchor before), or the genesis when that is ≤ 0
  *   Δoffline  = offlineSeconds(A) − offlineSeconds(A')   (0 when the validator did not exist at A')
- *   Δt        = timestamp(A) − timestamp(A')
- *   performance‰ = floor(1000 × (Δt − Δoffline) / Δt), clamped to [0, 1000]; 1000 when Δt = 0 or there is
- *                  no history (epoch 0)
+ *   Δclock    = chargeableSeconds(A) − chargeableSeconds(A')
+ *   performance‰ = floor(1000 × (Δclock − Δoffline) / Δclock), clamped to [0, 1000]; 1000 when Δclock = 0
+ *                  or there is no history (epoch 0)
+ *
+ * On the chargeable clock, not the block timestamps: a validator absent from every certificate scores 0
+ * even when blocks come slower than the cap, and a network-wide stall (capped for everyone) moves
+ * nobody's score.
  *
  * Integer arithmetic only (bigint); pure, no I/O.
  */
 
 /** Performance in parts per 1,000 over one epoch window (see the module comment). */
-export function performancePermille(offlineNow: bigint, offlineBefore: bigint, timestampNow: bigint, timestampBefore: bigint): number {
-  const dt = timestampNow - timestampBefore;
+export function performancePermille(offlineNow: bigint, offlineBefore: bigint, clockNow: bigint, clockBefore: bigint): number {
+  const dt = clockNow - clockBefore;
   if (dt <= 0n) return 1000;
   let dOff = offlineNow - offlineBefore;
   if (dOff <= 0n) return 1000;

@@ -284,8 +284,23 @@ describe('Chain (execution + storage)', function () {
     assert.equal(bytesToHex(decoded.hash()), bytesToHex(block.hash()));
     assert.deepEqual(decoded.transactions.map((tx) => tx.getSenderAddress().toString()), [alice.address.toLowerCase(), bob.address.toLowerCase()]);
     assert.equal(bytesToHex(decoded.serialize()), bytesToHex(block.serialize()));
+    const viaWorkers = await chain.decodeBlockAsync(block.serialize());
+    assert.equal(bytesToHex(viaWorkers.hash()), bytesToHex(block.hash()));
+    assert.deepEqual(viaWorkers.transactions.map((tx) => tx.getSenderAddress().toString()), [alice.address.toLowerCase(), bob.address.toLowerCase()]);
+    assert.ok(viaWorkers.transactions.every((tx) => Object.isFrozen(tx)));
     for (const junk of [new Uint8Array([0xc0]), new Uint8Array([1, 2, 3]), block.serialize().subarray(0, 100)]) {
       assert.throws(() => chain.decodeBlock(junk), (e: unknown) => isEnergyMeshError(e, 'INVALID_ARGUMENT') && /invalid block/.test(e.message));
     }
+  });
+
+  it('admits a gossip batch: counts what the pool took, refused by its rules, and what is invalid everywhere', async () => {
+    const good = [1n, 2n].map((v) => signTx(chain.common, alice, { to: bob.address, value: v, gasLimit: 21_000n }));
+    const junk = new Uint8Array([0x02, 0xc1, 0x80]);
+    const wrongChain = signTx(createChainCommon(1n, true), bob, { to: alice.address, value: 1n, gasLimit: 21_000n });
+    const r = await chain.admitRawTransactions([...good, good[0]!, junk, wrongChain]);
+    assert.equal(r.admitted.length, 2);
+    assert.equal(r.refused, 1, 'already known is a pool rule');
+    assert.equal(r.invalid, 2, 'malformed and wrong chain id are invalid everywhere');
+    assert.equal(chain.mempool.size, 2);
   });
 });

@@ -170,6 +170,9 @@ interface Prepared {
   included: Candidate[];
 }
 
+/** Admission errors that make a transaction invalid everywhere (not a pool rule of this node's view). */
+const INVALID_TX = /^rlp:|invalid sender|v, r, s|chain id|type not supported|oversized|intrinsic gas|exceeds block gas limit/;
+
 /** Proposals kept for `importBlock` (a few rounds' worth at one height). */
 const MAX_PREPARED = 8;
 
@@ -304,7 +307,14 @@ export class Chain {
    * unfrozen-sender: `importBlock` refuses the block naming it. Throws `INVALID_ARGUMENT` for malformed
    * bytes; the hash, roots and everything else are checked by `verifyBlock`/`importBlock`.
    */
-  decodeBlock(rlp: Uint8Array, recoverSenders = true): Block {
+  /** `decodeBlock` with the senders recovered on the worker threads (one message for the block). */
+  async decodeBlockAsync(rlp: Uint8Array): Promise<Block> {
+    const block = this.decodeBlock(rlp, false, false);
+    await Promise.all(block.transactions.map((tx) => this.recoverSender(tx)));
+    return block;
+  }
+
+  decodeBlock(rlp: Uint8Array, recoverSenders = true, freezeTxs = true): Block {
     try {
       const values = RLP.decode(rlp) as unknown;
       if (!Array.isArray(values) || values.length !== 4) throw new Error(`a block has 4 fields, got ${Array.isArray(values) ? values.length : 'bytes'}`);
@@ -320,7 +330,7 @@ export class Chain {
           } catch {
             Object.freeze(tx);
           }
-        } else {
+        } else if (freezeTxs) {
           Object.freeze(tx);
         }
         return tx;
@@ -474,6 +484,30 @@ export class Chain {
     // signed transaction is frozen without one and submitTransaction says which
     await this.recoverSender(tx);
     return this.submitTransaction(tx);
+  }
+
+  /**
+   * Admits a batch of raw transactions from a peer (a gossip message): each one as `submitRawTransaction`,
+   * recoveries in one worker message. `invalid` counts transactions no honest node would relay (malformed,
+   * badly signed, wrong chain, oversize…) — the peer is to be penalised; `refused` the pool's rules
+   * (already known, nonce, funds, price), which depend on the node's view and are not the peer's fault.
+   */
+  async admitRawTransactions(raws: readonly Uint8Array[]): Promise<{ admitted: string[]; refused: number; invalid: number }> {
+    const outcomes = await Promise.all(
+      raws.map((raw) =>
+        this.submitRawTransaction(raw).then(
+          (hash) => ({ hash }),
+          (e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }),
+        ),
+      ),
+    );
+    const out = { admitted: [] as string[], refused: 0, invalid: 0 };
+    for (const o of outcomes) {
+      if ('hash' in o) out.admitted.push(o.hash);
+      else if (INVALID_TX.test(o.error)) out.invalid++;
+      else out.refused++;
+    }
+    return out;
   }
 
   async submitTransaction(tx: TypedTransaction): Promise<string> {

@@ -15,8 +15,7 @@
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { createBlockFromRLP, type Block } from '@ethereumjs/block';
-import { createTxFromRLP } from '@ethereumjs/tx';
+import type { Block } from '@ethereumjs/block';
 import { bytesToHex } from '@ethereumjs/util';
 import type { PrivateKey } from '@libp2p/interface';
 import { EnergyMeshError } from '../../core/errors.ts';
@@ -41,14 +40,18 @@ import {
   encodeCommit,
   encodeProposal,
   encodeVote,
-  MAX_TX_MESSAGE_BYTES,
+  MAX_TX_BATCH,
+  MAX_TX_BATCH_BYTES,
+  blockHashOfRlp,
+  decodeTransactions,
+  encodeTransactions,
   NIL_HASH,
   proposalMessageDigest,
   voteMessageDigest,
   type ProposalMessage,
   type VoteMessage,
 } from '../p2p/gossip-codec.ts';
-import { P2pNetwork, type GossipKind, type P2pStats, type Verdict } from '../p2p/p2p-network.ts';
+import { P2pNetwork, type GossipKind, type P2pDiscoveryOptions, type P2pStats, type Verdict } from '../p2p/p2p-network.ts';
 import { loadOrCreatePeerKey, peerKeyFromValidatorKey } from '../p2p/peer-key.ts';
 import type { SyncedBlock } from '../p2p/sync-codec.ts';
 import { EthApi, type RpcBackend } from '../rpc/eth-api.ts';
@@ -78,7 +81,11 @@ export interface NetworkNodeOptions {
   /** Keep pending transactions across restarts in the data dir's `mempool.journal` (default true). */
   persistMempool?: boolean;
   rpc?: { host?: string; port?: number } | false;
-  p2p?: { host?: string; port?: number; peers?: readonly string[] };
+  /**
+   * libp2p: listen host/port, the peers to keep connected, peer discovery (default on; `false` = only the
+   * listed peers) and the addresses to announce instead of the listen ones (e.g. behind NAT).
+   */
+  p2p?: { host?: string; port?: number; peers?: readonly string[]; discovery?: boolean | P2pDiscoveryOptions; announce?: readonly string[] };
   /** libp2p identity; default derived from the first validator key, or `p2p.key` in dataDir. */
   peerKey?: PrivateKey;
   /** Two conflicting signed precommits of one validator (the staking layer turns it into a transaction). */
@@ -165,6 +172,10 @@ export class NetworkNode {
   private readonly future: { kind: GossipKind; data: Uint8Array; from: string; height: bigint }[] = [];
   private syncing: Promise<void> | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
+  /** Admitted transactions waiting to be gossiped as one batch (see `gossipTransaction`). */
+  private txOutbox: Uint8Array[] = [];
+  private txOutboxBytes = 0;
+  private txFlushScheduled = false;
   private lastCommitAt = 0;
   private lastProposal: { height: bigint; round: number; bytes: Uint8Array } | undefined;
   private rebroadcastTimer: NodeJS.Timeout | undefined;
@@ -272,6 +283,8 @@ export class NetworkNode {
         host: o.p2p?.host ?? '127.0.0.1',
         port: o.p2p?.port ?? 0,
         peers: o.p2p?.peers ?? [],
+        ...(o.p2p?.discovery !== undefined ? { discovery: o.p2p.discovery } : {}),
+        ...(o.p2p?.announce !== undefined ? { announce: o.p2p.announce } : {}),
         log: (m) => this.log(m),
         handlers: {
           validate: (kind, data) => this.validate(kind, data),
@@ -635,7 +648,7 @@ export class NetworkNode {
   // ---------------------------------------------------------------------------------------------
   // inbound gossip
 
-  private validate(kind: GossipKind, data: Uint8Array): Verdict {
+  private validate(kind: GossipKind, data: Uint8Array): Verdict | Promise<Verdict> {
     if (!this.running || this.chainRef === undefined) return 'ignore';
     const chainId = this.chain.chainId;
     const height = this.chain.head.header.number + 1n;
@@ -652,7 +665,8 @@ export class NetworkNode {
         const p = decodeProposal(data);
         if (p.chainId !== chainId) return 'reject';
         if (p.height < height || p.height > height + MAX_FUTURE_HEIGHTS * 64n) return 'ignore';
-        const signer = recoverSigner(proposalMessageDigest(chainId, p.height, p.round, p.validRound, bytesToHex(createBlockFromRLP(p.block, { common: this.chain.common }).hash())), p.signature);
+        // the header's hash only: the transactions are decoded (senders recovered) when the proposal is handled
+        const signer = recoverSigner(proposalMessageDigest(chainId, p.height, p.round, p.validRound, blockHashOfRlp(p.block)), p.signature);
         if (signer === undefined || !this.knownValidators.has(signer)) return 'reject';
         return 'accept';
       }
@@ -662,21 +676,18 @@ export class NetworkNode {
         return c.certificate.number < height ? 'ignore' : 'accept';
       }
       case 'tx': {
-        if (data.length > MAX_TX_MESSAGE_BYTES) return 'reject';
-        const tx = createTxFromRLP(data, { common: this.chain.common });
-        if (!tx.isSigned()) return 'reject';
-        tx.getSenderAddress();
-        return this.chain.mempool.get(bytesToHex(tx.hash())) !== undefined ? 'ignore' : 'accept';
+        // Admission decides (senders recovered on the worker threads, one message per batch): a batch is
+        // forwarded when it brought something new, never when it holds a transaction no honest node
+        // relays (the sender is penalised); the pool's own rules (known, nonce, funds) are not the peer's fault.
+        const raws = decodeTransactions(data);
+        return this.chain.admitRawTransactions(raws).then((r) => (r.invalid > 0 ? 'reject' : r.admitted.length > 0 ? 'accept' : 'ignore'));
       }
     }
   }
 
   private deliver(kind: GossipKind, data: Uint8Array, from: string): void {
     if (!this.running) return;
-    if (kind === 'tx') {
-      void this.chain.submitRawTransaction(data).catch(() => undefined);
-      return;
-    }
+    if (kind === 'tx') return; // admitted when validated
     this.enqueue(async () => {
       const height = this.chain.head.header.number + 1n;
       if (kind === 'vote') {
@@ -750,7 +761,7 @@ export class NetworkNode {
     const proposer = proposerFor(s.schedule, s.height, p.round);
     let block: Block;
     try {
-      block = createBlockFromRLP(p.block, { common: chain.common, freeze: true });
+      block = await chain.decodeBlockAsync(p.block);
     } catch {
       this.net?.penalise(from);
       return;
@@ -832,9 +843,28 @@ export class NetworkNode {
     return out;
   }
 
+  /**
+   * Gossips a transaction this node admitted. Those of one event-loop turn go out as one message (≤ 1,000
+   * transactions, ≤ 1 MiB): one gossipsub signature and one admission batch per message at every peer.
+   */
   gossipTransaction(rawHex: string): void {
-    const data = Uint8Array.from(Buffer.from(rawHex.replace(/^0x/, ''), 'hex'));
-    void this.net?.publish('tx', data);
+    const raw = Uint8Array.from(Buffer.from(rawHex.replace(/^0x/, ''), 'hex'));
+    if (this.txOutboxBytes + raw.length + 8 > MAX_TX_BATCH_BYTES || this.txOutbox.length >= MAX_TX_BATCH) this.flushTransactions();
+    this.txOutbox.push(raw);
+    this.txOutboxBytes += raw.length + 8;
+    if (!this.txFlushScheduled) {
+      this.txFlushScheduled = true;
+      setImmediate(() => this.flushTransactions());
+    }
+  }
+
+  private flushTransactions(): void {
+    this.txFlushScheduled = false;
+    if (this.txOutbox.length === 0) return;
+    const batch = encodeTransactions(this.txOutbox);
+    this.txOutbox = [];
+    this.txOutboxBytes = 0;
+    void this.net?.publish('tx', batch);
   }
 
   /**
@@ -918,7 +948,7 @@ export class NetworkNode {
     let block: Block;
     let seal: NetworkSeal;
     try {
-      block = createBlockFromRLP(b.block, { common: chain.common, freeze: true });
+      block = await chain.decodeBlockAsync(b.block);
       seal = decodeNetworkSeal(b.seal);
     } catch {
       return false;

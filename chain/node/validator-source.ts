@@ -13,7 +13,7 @@
 import type { Chain } from '../execution/chain.ts';
 import { ValidatorSet, type ValidatorRecord } from '../consensus/validator-set.ts';
 import { performancePermille, previousAnchor } from '../consensus/performance.ts';
-import { activeValidators, validators } from '../system/validator-registry.ts';
+import { activeValidators, offlineClock, validators } from '../system/validator-registry.ts';
 
 const fromGenesis = new WeakMap<Chain, ValidatorRecord[]>();
 
@@ -36,12 +36,10 @@ export async function epochPerformance(chain: Chain, anchorBlock: bigint, blocks
   const out = new Map<string, number>();
   const before = previousAnchor(anchorBlock, blocksPerEpoch);
   if (before === undefined) return out;
-  const [a, b] = await Promise.all([chain.getBlockByNumber(anchorBlock), chain.getBlockByNumber(before)]);
-  if (a === undefined || b === undefined) return out;
-  const [now, then] = await Promise.all([validators(chain, anchorBlock), validators(chain, before)]);
+  const [now, then, clockNow, clockThen] = await Promise.all([validators(chain, anchorBlock), validators(chain, before), offlineClock(chain, anchorBlock), offlineClock(chain, before)]);
   const offlineThen = new Map(then.map((v) => [v.address, BigInt(v.offlineSeconds)]));
   for (const v of now) {
-    out.set(v.address, performancePermille(BigInt(v.offlineSeconds), offlineThen.get(v.address) ?? 0n, a.header.timestamp, b.header.timestamp));
+    out.set(v.address, performancePermille(BigInt(v.offlineSeconds), offlineThen.get(v.address) ?? 0n, clockNow.chargeableSeconds, clockThen.chargeableSeconds));
   }
   return out;
 }

@@ -6,8 +6,12 @@ import {
   certificateCommitment,
   decodeCertificate,
   decodeCommit,
+  blockHashOfRlp,
   decodeProposal,
+  decodeTransactions,
   decodeVote,
+  encodeTransactions,
+  MAX_TX_BATCH,
   encodeCertificate,
   encodeCommit,
   encodeProposal,
@@ -126,5 +130,33 @@ describe('sync codec', () => {
     assert.equal(await drain(huge), 'FRAME_TOO_LONG');
     assert.equal(await drain(frame(new Uint8Array(10)).subarray(0, 8)), 'FRAME_TRUNCATED');
     assert.equal(code(() => decodeSyncRequest(RLP.encode([Uint8Array.from([1]), Uint8Array.from([7]), new Uint8Array(), new Uint8Array()]))), 'FRAME_MALFORMED');
+  });
+
+  it('transaction batches: round trip, legacy (list-shaped) raws kept as bytes, bounds enforced', () => {
+    const raws = [Uint8Array.from([0x02, 0xc1, 0x80]), RLP.encode([Uint8Array.from([1]), Uint8Array.from([2])]), new Uint8Array(1000).fill(7)];
+    assert.deepEqual(decodeTransactions(encodeTransactions(raws)), raws);
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return isEnergyMeshError(e) ? e.code : 'other';
+      }
+      return 'none';
+    };
+    assert.equal(code(() => decodeTransactions(RLP.encode([]))), 'FRAME_MALFORMED');
+    assert.equal(code(() => decodeTransactions(RLP.encode([new Uint8Array()]))), 'FRAME_MALFORMED');
+    assert.equal(code(() => decodeTransactions(RLP.encode([[Uint8Array.from([1])]] as never))), 'FRAME_MALFORMED');
+    assert.equal(code(() => decodeTransactions(Uint8Array.from([0x02, 0x01]))), 'FRAME_MALFORMED');
+    assert.equal(code(() => decodeTransactions(RLP.encode(Array.from({ length: MAX_TX_BATCH + 1 }, () => Uint8Array.from([1]))))), 'FRAME_TOO_LONG');
+    assert.equal(code(() => decodeTransactions(RLP.encode([new Uint8Array(129 * 1024)]))), 'FRAME_MALFORMED');
+    assert.equal(code(() => decodeTransactions(new Uint8Array(2 * 1024 * 1024))), 'FRAME_TOO_LONG');
+  });
+
+  it('the hash of a block from its RLP without decoding its transactions', async () => {
+    const { createBlock } = await import('@ethereumjs/block');
+    const { createChainCommon } = await import('../execution/chain-common.ts');
+    const block = createBlock({ header: { number: 5n, timestamp: 7n, gasLimit: 30_000_000n, baseFeePerGas: 7n } }, { common: createChainCommon(17741n, false) });
+    assert.equal(blockHashOfRlp(block.serialize()), `0x${Buffer.from(block.hash()).toString('hex')}`);
+    assert.throws(() => blockHashOfRlp(Uint8Array.from([0x01])), (e: unknown) => isEnergyMeshError(e, 'FRAME_MALFORMED'));
   });
 });

@@ -15,7 +15,9 @@
  *                  precommit signature over voteDigest (certificate.ts, the one certificates carry);
  *                  prevote over keccak256("EMPoS/prevote/v1" ‖ chainId ‖ height ‖ round ‖ blockHash)
  *   commit       = [chainId, certificate]                                   (announces a final block)
- *   transaction  = the raw signed transaction bytes (EIP-2718)
+ *   transactions = [rawTx, …]: 1 to 1,000 raw signed transactions (EIP-2718), ≤ 128 KiB each, ≤ 1 MiB in all
+ *                  (a node gossips what it admitted in one turn of its event loop as one message: one
+ *                  gossipsub signature per batch instead of per transaction)
  * Integers are RLP big-endian without leading zeros (32-byte words inside digests).
  */
 import { RLP } from '@ethereumjs/rlp';
@@ -28,6 +30,9 @@ export const MAX_PROPOSAL_BYTES = 4 * 1024 * 1024;
 export const MAX_VOTE_BYTES = 256;
 export const MAX_COMMIT_BYTES = 256 * 1024;
 export const MAX_TX_MESSAGE_BYTES = 128 * 1024;
+/** Most transactions in one gossip message, and the message's size limit. */
+export const MAX_TX_BATCH = 1000;
+export const MAX_TX_BATCH_BYTES = 1024 * 1024;
 /** Most votes a certificate may carry (the active-set cap of the design). */
 export const MAX_CERTIFICATE_VOTES = 1000;
 /** Highest round number accepted on the wire. */
@@ -247,4 +252,33 @@ export function encodeCommit(m: CommitMessage): Uint8Array {
 export function decodeCommit(data: Uint8Array): CommitMessage {
   const [c, cert] = list(decodeRlp(data, MAX_COMMIT_BYTES, 'commit'), 'commit', 2);
   return { chainId: uint(c, 'chain id', 8), certificate: certificateFrom(cert!) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// transactions
+
+/** A batch of raw transactions as one gossip message (sizes as `decodeTransactions` accepts). */
+export function encodeTransactions(raws: readonly Uint8Array[]): Uint8Array {
+  return RLP.encode(raws as Uint8Array[]);
+}
+
+export function decodeTransactions(data: Uint8Array): Uint8Array[] {
+  const items = list(decodeRlp(data, MAX_TX_BATCH_BYTES, 'transactions'), 'transactions');
+  if (items.length === 0) throw malformed('an empty transaction batch');
+  if (items.length > MAX_TX_BATCH) throw new EnergyMeshError('FRAME_TOO_LONG', `${items.length} transactions in one message exceed ${MAX_TX_BATCH}`);
+  return items.map((x, i) => {
+    const raw = bytes(x, `transaction ${i}`, undefined, MAX_TX_MESSAGE_BYTES);
+    if (raw.length === 0) throw malformed(`transaction ${i} is empty`);
+    return raw;
+  });
+}
+
+/**
+ * The hash of the block whose RLP is `blockRlp` — keccak256 of its header's RLP, without decoding the
+ * transactions (a gossip validator checks a proposal's signature over it before anything expensive).
+ */
+export function blockHashOfRlp(blockRlp: Uint8Array): string {
+  const block = list(decodeRlp(blockRlp, MAX_PROPOSAL_BYTES, 'block'), 'block');
+  const header = list(block[0], 'block header');
+  return bytesToHex(keccak256(RLP.encode(header as Uint8Array[])));
 }

@@ -59,8 +59,12 @@ export const GOSSIP_KINDS: readonly GossipKind[] = ['proposal', 'vote', 'commit'
 export type Verdict = 'accept' | 'reject' | 'ignore';
 
 export interface P2pHandlers {
-  /** Synchronous, cheap checks of an inbound message (never re-execution). */
-  validate(kind: GossipKind, data: Uint8Array): Verdict;
+  /**
+   * Checks of an inbound message before it is forwarded: cheap and synchronous, or (transactions) a
+   * promise — admission to the pool decides, so a batch with a badly signed transaction is never forwarded.
+   * Never re-execution.
+   */
+  validate(kind: GossipKind, data: Uint8Array): Verdict | Promise<Verdict>;
   /** An accepted message (called after `validate` accepted it). */
   deliver(kind: GossipKind, data: Uint8Array, from: string): void;
   /** Serves sync requests. */
@@ -426,13 +430,23 @@ export class P2pNetwork {
     return false;
   }
 
-  private validate(kind: GossipKind, data: Uint8Array, from: string): TopicValidatorResult {
-    let verdict: Verdict;
+  private validate(kind: GossipKind, data: Uint8Array, from: string): TopicValidatorResult | Promise<TopicValidatorResult> {
+    let verdict: Verdict | Promise<Verdict>;
     try {
       verdict = this.options.handlers.validate(kind, data);
     } catch {
       verdict = 'reject';
     }
+    if (typeof verdict !== 'string') {
+      return verdict.then(
+        (v) => this.count(kind, v, from),
+        () => this.count(kind, 'reject', from),
+      );
+    }
+    return this.count(kind, verdict, from);
+  }
+
+  private count(kind: GossipKind, verdict: Verdict, from: string): TopicValidatorResult {
     if (verdict === 'accept') {
       this.counters.accepted[kind]++;
       return TopicValidatorResult.Accept;
