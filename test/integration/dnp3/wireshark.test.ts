@@ -132,7 +132,10 @@ function problems(out: string): string[] {
       await listener.close();
     }
     const out = execFileSync('tshark', ['-r', file, '-V', '-o', 'tcp.check_checksum:FALSE', '-d', `tcp.port==${listener.port},dnp3`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 * 1024 });
-    assert.deepEqual(problems(out), []);
+    // dumpcap reports "Capturing on" a moment before the kernel filter delivers packets, so on a busy host
+    // the first segments can be missing: TCP's "not captured (common at capture start)" marks are about
+    // the capture, not our frames (every other mark still fails the test)
+    assert.deepEqual(problems(out).filter((l) => !l.includes('not captured (common at capture start)')), []);
     assert.ok(out.includes('Direct Operate'), 'the capture holds our traffic');
   });
 
