@@ -23,7 +23,7 @@ interface Variant {
   name: string;
   nativeCrypto: boolean;
   txsPerBlock: number;
-  /** Sender-recovery worker threads (default: the chain's default, 1 on 2 cores; 0 = inline). */
+  /** Sender-recovery worker threads (default: the chain's, 0 = inline). */
   senderThreads?: number;
   txs: number;
 }
@@ -151,13 +151,20 @@ async function runVariant(v: Variant, bytecode: string): Promise<{ tps: number; 
  * End to end through JSON-RPC: transfers sent as HTTP batches of `eth_sendRawTransaction` into a running
  * embedded node (block time `blockTimeMs`); tx/s from the first request to the block that includes the last.
  */
-async function runRpc(txs: number, blockTimeMs: number, bytecode: string): Promise<{ tps: number; cpuTps: number; blocks: number }> {
+async function runRpc(txs: number, blockTimeMs: number, bytecode: string, senderThreads?: number): Promise<{ tps: number; cpuTps: number; blocks: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'empos-bench-rpc-'));
   const senders = Array.from({ length: 200 }, (_, i) => account(i));
   const deployer = account(1000);
   const alloc: Record<string, string> = { [deployer.address]: (1_000_000n * WEI_PER_EB).toString() };
   for (const s of senders) alloc[s.address] = (1000n * WEI_PER_EB).toString();
-  const node = new ChainNode({ dataDir: dir, validatorKey: `0x${'07'.repeat(32)}`, blockTimeMs, rpc: { port: 0 }, genesis: { chainId: 17741, alloc, gasLimit: 1_000_000_000 } });
+  const node = new ChainNode({
+    dataDir: dir,
+    validatorKey: `0x${'07'.repeat(32)}`,
+    blockTimeMs,
+    rpc: { port: 0 },
+    genesis: { chainId: 17741, alloc, gasLimit: 1_000_000_000 },
+    ...(senderThreads !== undefined ? { senderThreads } : {}),
+  });
   await node.start();
   const waitIdle = (): Promise<void> =>
     new Promise((resolve) => {
@@ -195,6 +202,7 @@ async function runRpc(txs: number, blockTimeMs: number, bytecode: string): Promi
         }
       });
     });
+    const profiler = await startProfile();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < raws.length; i += 200) {
@@ -207,6 +215,7 @@ async function runRpc(txs: number, blockTimeMs: number, bytecode: string): Promi
     await done;
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    await profiler?.(`rpc-${blockTimeMs}ms${senderThreads === undefined ? '' : `-${senderThreads}-workers`}.cpuprofile`);
     return { tps: (txs * 1000) / ms, cpuTps: (txs * 1000) / ((cpu.user + cpu.system) / 1000), blocks };
   } finally {
     await node.stop();
@@ -220,8 +229,8 @@ export async function run(): Promise<void> {
   const variants: Variant[] = [
     { name: 'pure-JS crypto (noble secp + keccak), 500/block', nativeCrypto: false, txsPerBlock: 500, txs: Math.min(n, 1500) },
     { name: 'native secp + WASM keccak, 100/block', nativeCrypto: true, txsPerBlock: 100, txs: n },
-    { name: 'native secp + WASM keccak, 500/block, recovery inline', nativeCrypto: true, txsPerBlock: 500, txs: n, senderThreads: 0 },
     { name: 'native secp + WASM keccak, 500/block', nativeCrypto: true, txsPerBlock: 500, txs: n },
+    { name: 'native secp + WASM keccak, 500/block, 1 recovery worker', nativeCrypto: true, txsPerBlock: 500, txs: n, senderThreads: 1 },
     { name: 'native secp + WASM keccak, 2000/block', nativeCrypto: true, txsPerBlock: 2000, txs: n },
   ];
   console.log('chain: sustained ERC-20 transfers into the embedded chain (submit → execute → commit, fsync per block)');
@@ -236,11 +245,11 @@ export async function run(): Promise<void> {
         `${(r.submitShare * 100).toFixed(0)} % in admission)`,
     );
   }
-  for (const blockTimeMs of only === undefined || only === 'rpc' ? [1000, 250] : []) {
-    const r = await runRpc(n, blockTimeMs, bytecode);
-    console.log(
-      `  ${`JSON-RPC batches → embedded node, ${blockTimeMs} ms blocks`.padEnd(42)} ${r.tps.toFixed(0).padStart(6)} tx/s ${r.cpuTps.toFixed(0).padStart(6)} tx/CPU-s  (${n} txs, ${r.blocks} blocks)`,
-    );
+  const rpcRuns: [number, number | undefined][] = [[1000, undefined], [250, undefined], [1000, 1]];
+  for (const [blockTimeMs, threads] of only === undefined || only === 'rpc' ? rpcRuns : []) {
+    const r = await runRpc(n, blockTimeMs, bytecode, threads);
+    const name = `JSON-RPC batches → embedded node, ${blockTimeMs} ms blocks${threads === undefined ? '' : `, ${threads} recovery worker`}`;
+    console.log(`  ${name.padEnd(42)} ${r.tps.toFixed(0).padStart(6)} tx/s ${r.cpuTps.toFixed(0).padStart(6)} tx/CPU-s  (${n} txs, ${r.blocks} blocks)`);
   }
 }
 

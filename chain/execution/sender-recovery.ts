@@ -9,7 +9,12 @@
  * as before). The worker is a few lines of CommonJS around the same native libsecp256k1 binding the main
  * thread uses (`crypto.ts`); it has no other dependency.
  *
- * Only worth it with a spare core: `defaultSenderThreads()` is 0 on a one-core host (recovery stays inline).
+ * Off by default (`ChainOptions.senderThreads`, default 0): measured on the 2-core reference host it was
+ * slower, not faster — a client that awaits each batch leaves the main thread idle for the worker's round
+ * trip, and the worker's messages and second heap cost more CPU than the ~8 % of recovery it takes over
+ * (JSON-RPC, 12,000 transfers: 1,214–1,265 tx/s with one worker, 1,471–1,528 inline; `npm run bench --
+ * chain`). It is kept as an option for hosts with idle cores, where admission bursts overlap block
+ * execution; `suggestedSenderThreads()` is what such a host could use.
  */
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
@@ -45,8 +50,8 @@ parentPort.on('message', (req) => {
 });
 `;
 
-/** Worker threads for sender recovery: one less than the cores, at most 2 (0 = recover inline). */
-export function defaultSenderThreads(): number {
+/** Worker threads a host with idle cores could give sender recovery: one less than the cores, at most 2. */
+export function suggestedSenderThreads(): number {
   return Math.max(0, Math.min(2, availableParallelism() - 1));
 }
 
@@ -117,15 +122,16 @@ export class SenderRecovery {
   private waiting: Pending[] = [];
   private scheduled = false;
   private next = 0;
-  /** Recoveries answered by the workers (for tests and status). */
+  /** Recoveries answered by the workers, and the messages (batches) they came in (for tests and status). */
   recovered = 0;
+  batches = 0;
 
   private constructor(workers: RecoveryWorker[]) {
     this.workers = workers;
   }
 
   /** A pool of `threads` workers; undefined when `threads` is 0 or the native binding is missing. */
-  static create(threads = defaultSenderThreads()): SenderRecovery | undefined {
+  static create(threads: number): SenderRecovery | undefined {
     if (threads <= 0) return undefined;
     let bindings: string;
     try {
@@ -171,6 +177,7 @@ export class SenderRecovery {
     this.next = (this.next + 1) % alive.length;
     let pick = alive[this.next]!;
     for (const w of alive) if (w.load < pick.load) pick = w;
+    this.batches++;
     pick.send(items, pending);
   }
 

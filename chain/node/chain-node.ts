@@ -50,6 +50,8 @@ export interface ChainNodeOptions {
   blockTimeMs?: number;
   /** Keep pending transactions across restarts in `chaindata/mempool.journal` (default true). */
   persistMempool?: boolean;
+  /** Sender-recovery worker threads (`ChainOptions.senderThreads`; default 0 = inline). */
+  senderThreads?: number;
   /** JSON-RPC listener; `false` disables it. Default 127.0.0.1, port 8545 → pass 0 for an ephemeral port. */
   rpc?: { host?: string; port?: number; maxBodyBytes?: number } | false;
   /** Native secp256k1 (default true). */
@@ -178,6 +180,7 @@ export class ChainNode {
       genesis,
       nativeCrypto: this.options.nativeCrypto ?? true,
       persistMempool: this.options.persistMempool ?? true,
+      ...(this.options.senderThreads !== undefined ? { senderThreads: this.options.senderThreads } : {}),
     });
     this.finalized = this.chainRef.head.header.number;
     this.pace = new BlockPace(genesis.consensus.blockTimeMs, this.options.blockTimeMs);
