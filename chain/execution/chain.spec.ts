@@ -303,4 +303,34 @@ describe('Chain (execution + storage)', function () {
     assert.equal(r.invalid, 2, 'malformed and wrong chain id are invalid everywhere');
     assert.equal(chain.mempool.size, 2);
   });
+
+  it('a block from the network reuses the transactions this node already admitted (no second decode or recovery)', async () => {
+    const raw = signTx(chain.common, alice, { to: bob.address, value: 3n, gasLimit: 21_000n });
+    await chain.submitRawTransaction(raw);
+    const follower = tempDir();
+    const other = await Chain.open({ dataDir: follower.path, genesis: genesisFile() });
+    try {
+      const hash = await other.submitRawTransaction(raw);
+      const { block } = await produce();
+      const decoded = await other.decodeBlockAsync(block.serialize());
+      assert.equal(decoded.transactions[0], other.mempool.get(hash)!.tx, 'the pooled object itself');
+      assert.equal(bytesToHex(decoded.hash()), bytesToHex(block.hash()));
+      await other.importBlock(decoded);
+      assert.equal(bytesToHex(other.head.header.stateRoot), bytesToHex(block.header.stateRoot));
+      assert.equal(other.mempool.size, 0);
+    } finally {
+      await other.close();
+      follower.remove();
+    }
+  });
+
+  it('a build budget caps the block: what does not fit in time waits for the next block', async () => {
+    for (let i = 0; i < 100; i++) await chain.submitRawTransaction(signTx(chain.common, alice, { to: bob.address, value: 1n, gasLimit: 21_000n }));
+    // budget 0: the executor checks the clock before every 64th transaction, so the block holds the first 63
+    const { block } = await chain.produceBlock({ timestamp: ++t, coinbase: proposer, budgetMs: 0 });
+    assert.equal(block.transactions.length, 63);
+    assert.equal(chain.mempool.size, 37);
+    const next = await produce();
+    assert.equal(next.block.transactions.length, 37);
+  });
 });

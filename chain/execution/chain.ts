@@ -102,6 +102,12 @@ export interface ProduceOptions {
   parentSigners?: readonly string[];
   /** The parent's voting set (with `parentSigners`); default `ChainOptions.votersOf`. */
   parentVoters?: readonly string[];
+  /**
+   * Stop adding transactions once building has taken this long (ms): in the validator network every
+   * validator re-executes the block before voting, so a block must be verifiable within a round whatever
+   * the backlog and the gas limit (the rest waits for the next block).
+   */
+  budgetMs?: number;
 }
 
 /** A committed block with what the node keeps beside it. */
@@ -310,7 +316,7 @@ export class Chain {
   /** `decodeBlock` with the senders recovered on the worker threads (one message for the block). */
   async decodeBlockAsync(rlp: Uint8Array): Promise<Block> {
     const block = this.decodeBlock(rlp, false, false);
-    await Promise.all(block.transactions.map((tx) => this.recoverSender(tx)));
+    await Promise.all(block.transactions.filter((tx) => !Object.isFrozen(tx)).map((tx) => this.recoverSender(tx)));
     return block;
   }
 
@@ -323,6 +329,11 @@ export class Chain {
       if (uncles.length > 0 || withdrawals.length > 0) throw new Error('uncles and withdrawals must be empty');
       const header = createBlockHeaderFromBytesArray(headerData as Uint8Array[], { common: this.common, freeze: true });
       const transactions = (txsData as Parameters<typeof createTxFromBlockBodyData>[0][]).map((data) => {
+        // A transaction this node already admitted (gossip reaches the pool before the block): the pooled
+        // object, decoded and with its sender recovered once. Same hash = same signed bytes.
+        const raw = data instanceof Uint8Array ? data : RLP.encode(data);
+        const pooled = this.mempool.get(bytesToHex(keccak256(raw)))?.tx;
+        if (pooled !== undefined) return pooled;
         const tx = createTxFromBlockBodyData(data, { common: this.txCommon, freeze: false });
         if (recoverSenders) {
           try {
@@ -593,7 +604,8 @@ export class Chain {
       return n;
     });
     try {
-      const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners, opts.parentVoters);
+      const deadline = opts.budgetMs === undefined ? undefined : performance.now() + opts.budgetMs;
+      const exec = await this.executeTxs(parent, headerData, candidates, 'build', opts.parentSigners, opts.parentVoters, deadline);
       const result = await this.finishBlock(headerData, exec, opts.seal, undefined, opts.dryRun === true);
       if (opts.dryRun === true) {
         this.keepPrepared({ block: result.block, receipts: result.receipts, included: exec.included });
@@ -695,7 +707,15 @@ export class Chain {
   }
 
   /** Runs the candidates in order on the live state. `build` skips and drops what cannot run; `import` fails. */
-  private async executeTxs(parent: Block, headerData: HeaderData, candidates: readonly Candidate[], mode: 'build' | 'import', parentSigners?: readonly string[], parentVoters?: readonly string[]): Promise<Execution> {
+  private async executeTxs(
+    parent: Block,
+    headerData: HeaderData,
+    candidates: readonly Candidate[],
+    mode: 'build' | 'import',
+    parentSigners?: readonly string[],
+    parentVoters?: readonly string[],
+    deadline?: number,
+  ): Promise<Execution> {
     this.stats.executedBlocks++;
     const context = createBlock({ header: headerData }, { common: this.common, freeze: true });
     const exec: Execution = { included: [], txReceipts: [], stored: [], dropped: [], gasUsed: 0n, fees: 0n };
@@ -712,6 +732,7 @@ export class Chain {
       // and timers (RPC, keep-alive) are served during a big block.
       if (++sinceYield >= 64) {
         sinceYield = 0;
+        if (deadline !== undefined && mode === 'build' && performance.now() > deadline) break;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (mode === 'build') {

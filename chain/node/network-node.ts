@@ -542,6 +542,9 @@ export class NetworkNode {
       const built = await chain.buildProposal({
         timestamp: BigInt(Math.floor(Date.now() / 1000)),
         coinbase: key.address,
+        // half the round's base timeout: validators must get and re-execute it before they time out,
+        // however big the backlog and the gas limit (what does not fit waits for the next block)
+        budgetMs: Math.floor(this.roundBaseMs / 2),
         ...(parentCertificate !== undefined ? { extraData: certificateCommitment(parentCertificate) } : {}),
       });
       if (this.state !== s) return;
