@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import type { Common } from '@ethereumjs/common';
 import { createTx } from '@ethereumjs/tx';
 import { bytesToHex, createAddressFromPrivateKey, hexToBytes, type PrefixedHexString } from '@ethereumjs/util';
+import { keccak256 } from '../chain/execution/crypto.ts';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { NetworkNode } from '../chain/node/network-node.ts';
 import { WEI_PER_EB, type GenesisFile } from '../chain/execution/genesis.ts';
@@ -193,6 +194,67 @@ async function erc20(net: Net, transfers: number, bytecode: string): Promise<Erc
   };
 }
 
+async function rpcCall<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const out = (await res.json()) as { result?: T; error?: { message: string } };
+  if (out.error !== undefined) throw new Error(`${method}: ${out.error.message}`);
+  return out.result as T;
+}
+
+async function sendBatch(url: string, raws: readonly Uint8Array[]): Promise<void> {
+  const body = raws.map((raw, id) => ({ jsonrpc: '2.0', id, method: 'eth_sendRawTransaction', params: [bytesToHex(raw)] }));
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const out = (await res.json()) as { error?: { message: string } }[];
+  const failed = out.find((r) => r.error !== undefined);
+  if (failed !== undefined) throw new Error(`eth_sendRawTransaction: ${failed.error!.message}`);
+}
+
+async function receiptOf(url: string, hash: string): Promise<{ blockNumber: string; contractAddress: string | null } | null> {
+  return rpcCall(url, 'eth_getTransactionReceipt', [hash]);
+}
+
+/**
+ * The same ERC-20 run against 4 validators as 4 processes (`energymesh chain node`, the integration
+ * test's network), transactions as JSON-RPC batches of 200 to node 0: on this host the 4 processes share
+ * its cores, as 4 validators on 4 machines would not.
+ */
+async function erc20Processes(transfers: number, bytecode: string): Promise<{ tps: number; blocks: number }> {
+  const { TestNetwork } = await import('../test/integration/chain-network/net-helpers.ts');
+  const senders = Array.from({ length: 200 }, (_, i) => account(i, 0x56));
+  const deployer = account(999, 0x56);
+  const alloc = Object.fromEntries([deployer, ...senders].map((a) => [a.address.toLowerCase(), (1_000_000n * WEI_PER_EB).toString()]));
+  const net = await TestNetwork.create(4, 1000, {}, { gasLimit: 1_000_000_000, alloc });
+  try {
+    await net.startAll();
+    const url = net.nodes[0]!.rpcUrl;
+    const { createChainCommon } = await import('../chain/execution/chain-common.ts');
+    const common = createChainCommon(BigInt(await rpcCall<string>(url, 'eth_chainId')), true);
+    const waitReceipt = async (hash: string): Promise<{ blockNumber: string; contractAddress: string | null }> => {
+      for (;;) {
+        const r = await receiptOf(url, hash);
+        if (r !== null) return r;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    const deployRaw = sign(common, deployer, undefined, hexToBytes(`${bytecode}${(10n ** 30n).toString(16).padStart(64, '0')}` as PrefixedHexString), 3_000_000n);
+    await sendBatch(url, [deployRaw]);
+    const token = (await waitReceipt(bytesToHex(keccak256(deployRaw)))).contractAddress!;
+    const funding = senders.map((s) => sign(common, deployer, token, transferData(s.address, 10n ** 24n), 100_000n));
+    await sendBatch(url, funding);
+    await waitReceipt(bytesToHex(keccak256(funding[funding.length - 1]!)));
+    const raws: Uint8Array[] = [];
+    for (let i = 0; i < transfers; i++) raws.push(sign(common, senders[i % senders.length]!, token, transferData(`0x${(i + 1).toString(16).padStart(40, '0')}`, 1n), 100_000n));
+    const startHeight = await net.head(0);
+    const t0 = performance.now();
+    for (let i = 0; i < raws.length; i += 200) await sendBatch(url, raws.slice(i, i + 200));
+    await waitReceipt(bytesToHex(keccak256(raws[raws.length - 1]!)));
+    const s = (performance.now() - t0) / 1000;
+    return { tps: transfers / s, blocks: (await net.head(0)) - startHeight };
+  } finally {
+    await net.close();
+  }
+}
+
 export async function run(): Promise<void> {
   const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ');
   console.log(`chain-network bench — loopback, one process, load average before: ${load()}`);
@@ -210,6 +272,10 @@ export async function run(): Promise<void> {
     );
   } finally {
     await four.stop();
+  }
+  if (sizes.includes(4) && process.env.BENCH_PROCESSES !== '0') {
+    const e = await erc20Processes(Number(process.env.BENCH_TRANSFERS ?? 1000), compileToken().bytecode);
+    console.log(`4 validators as 4 processes (JSON-RPC batches to one): ${e.tps.toFixed(0)} ERC-20 transfers/s sustained (${e.blocks} blocks); load ${load()}`);
   }
   for (const n of sizes.filter((x) => x > 4)) {
     const net = await startNet(n, 4, 1000, 2);

@@ -177,6 +177,8 @@ export class NetworkNode {
   private txOutboxBytes = 0;
   private txFlushScheduled = false;
   private lastCommitAt = 0;
+  /** When the next height's round 0 may start: one block time after the last height's (scheduled) start. */
+  private nextHeightAt = 0;
   private lastProposal: { height: bigint; round: number; bytes: Uint8Array } | undefined;
   private rebroadcastTimer: NodeJS.Timeout | undefined;
   private readonly evidenceSeen = new Set<string>();
@@ -459,7 +461,13 @@ export class NetworkNode {
         ...(sign.locked !== undefined ? { locked: sign.locked } : {}),
       });
       this.state = { height, engine, schedule, validators, blocks: new Map(), timers: new Set() };
-      const wait = Math.max(0, this.lastCommitAt + this.blockTimeMs - Date.now());
+      // One block per block time, counted from the start of the previous height (not from its commit):
+      // the time to build, verify and vote is inside the interval, and under a backlog heights follow
+      // each other at once (the build budget bounds each).
+      const now = Date.now();
+      const startAt = Math.max(now, this.nextHeightAt);
+      this.nextHeightAt = startAt + this.blockTimeMs;
+      const wait = startAt - now;
       const startRound = Math.max(0, sign.lastRound());
       const begin = (): void =>
         this.enqueue(async () => {

@@ -50,14 +50,19 @@ export class TestNetwork {
   peers: string[] = [];
   addresses: string[] = [];
 
-  /** `consensus` adds genesis consensus parameters (e.g. short epochs) to what `chain init` writes. */
-  static async create(validators: number, blockTimeMs: number, consensus: Record<string, number> = {}): Promise<TestNetwork> {
+  /**
+   * `consensus` adds genesis consensus parameters (e.g. short epochs) to what `chain init` writes; `extra`
+   * top-level genesis fields (`gasLimit`) and more `alloc` entries (benchmarks).
+   */
+  static async create(validators: number, blockTimeMs: number, consensus: Record<string, number> = {}, extra: { gasLimit?: number; alloc?: Record<string, string> } = {}): Promise<TestNetwork> {
     const net = new TestNetwork();
     const ports = await Promise.all(Array.from({ length: validators + 1 }, () => freePort()));
     const p2p = ports.slice(0, validators);
     const r = await initNetwork({ validators, out: net.dir, blockTimeMs, ports: p2p, scryptN: 1024 });
-    const genesis = JSON.parse(readFileSync(r.genesisFile, 'utf8')) as { consensus?: Record<string, unknown> };
+    const genesis = JSON.parse(readFileSync(r.genesisFile, 'utf8')) as { consensus?: Record<string, unknown>; alloc?: Record<string, string>; gasLimit?: number };
     genesis.consensus = { ...genesis.consensus, ...consensus };
+    if (extra.gasLimit !== undefined) genesis.gasLimit = extra.gasLimit;
+    if (extra.alloc !== undefined) genesis.alloc = { ...genesis.alloc, ...extra.alloc };
     writeFileSync(r.genesisFile, `${JSON.stringify(genesis, null, 2)}
 `);
     net.genesisFile = r.genesisFile;
