@@ -2,7 +2,6 @@ import { strict as assert } from 'node:assert';
 import { generateKeyPairFromSeed, publicKeyToProtobuf } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
-import { isEnergyMeshError } from '../../core/errors.ts';
 // the package's own encoder (not in its exports map, so by path): our codec must read and write its bytes
 import { Peer as PackagePeer } from '../../node_modules/@libp2p/pubsub-peer-discovery/dist/src/peer.js';
 import {
@@ -16,15 +15,9 @@ import {
   MAX_ANNOUNCEMENT_BYTES,
   tcpPeerAddress,
 } from './discovery-codec.ts';
+import { errorCode } from '../../test/support/error-code.ts';
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return isEnergyMeshError(e) ? e.code : `other:${String(e)}`;
-  }
-  return 'none';
-}
+const code = errorCode;
 
 const seedA = new Uint8Array(32).fill(1);
 const seedB = new Uint8Array(32).fill(2);

@@ -23,6 +23,7 @@ import {
   type VoteMessage,
 } from './gossip-codec.ts';
 import { decodeSyncRequest, decodeSyncedBlock, encodeSyncRequest, encodeSyncedBlock, frame, readFrames } from './sync-codec.ts';
+import { errorCode } from '../../test/support/error-code.ts';
 
 const keys = [1, 2, 3].map((i) => new ValidatorKey(`0x${i.toString(16).padStart(64, '0')}`));
 const HASH = `0x${'ab'.repeat(32)}`;
@@ -32,14 +33,7 @@ function vote(kind: VoteMessage['kind'], key: ValidatorKey, blockHash = HASH): V
   return { ...v, validator: key.address, signature: key.sign(voteMessageDigest(v)) };
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return isEnergyMeshError(e) ? e.code : `other:${String(e)}`;
-  }
-  return 'none';
-}
+const code = errorCode;
 
 describe('gossip codec', () => {
   it('round-trips votes (block and nil); precommits sign the certificate digest, prevotes a separate domain', () => {
@@ -135,14 +129,6 @@ describe('sync codec', () => {
   it('transaction batches: round trip, legacy (list-shaped) raws kept as bytes, bounds enforced', () => {
     const raws = [Uint8Array.from([0x02, 0xc1, 0x80]), RLP.encode([Uint8Array.from([1]), Uint8Array.from([2])]), new Uint8Array(1000).fill(7)];
     assert.deepEqual(decodeTransactions(encodeTransactions(raws)), raws);
-    const code = (f: () => unknown): string => {
-      try {
-        f();
-      } catch (e) {
-        return isEnergyMeshError(e) ? e.code : 'other';
-      }
-      return 'none';
-    };
     assert.equal(code(() => decodeTransactions(RLP.encode([]))), 'FRAME_MALFORMED');
     assert.equal(code(() => decodeTransactions(RLP.encode([new Uint8Array()]))), 'FRAME_MALFORMED');
     assert.equal(code(() => decodeTransactions(RLP.encode([[Uint8Array.from([1])]] as never))), 'FRAME_MALFORMED');
