@@ -315,6 +315,8 @@ export class NetworkNode {
     }
     this.running = true;
     this.lastCommitAt = Date.now();
+    // the first height one block time after the start (peers connect meanwhile; as before the pace change)
+    this.nextHeightAt = this.lastCommitAt + this.blockTimeMs;
     this.startIntervals();
     this.syncing = (async () => {
       try {
