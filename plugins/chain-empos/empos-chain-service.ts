@@ -70,7 +70,7 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
     await node.start();
     this.node = node;
     if (rpc.enabled !== false) {
-      this.provider = new JsonRpcProvider(node.rpcUrl, node.chain.chainId, { staticNetwork: true, batchMaxCount: 1 });
+      this.provider = new JsonRpcProvider(node.rpcUrl, node.chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
       this.provider.pollingInterval = Math.max(50, Math.min(1000, Math.floor(node.blockTimeMs / 4)));
       this.treasury = new NonceManager(new Wallet(validatorKey, this.provider));
     }

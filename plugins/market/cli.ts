@@ -88,7 +88,7 @@ function verificationJson(v: Verification): { interval: string; ok: boolean; set
 
 /** Verifies from a JSON-RPC endpoint directly (no EnergyMesh needed). */
 export async function verifyFromRpc(rpc: string, market: string, interval: bigint, fromBlock = 0): Promise<Verification> {
-  const provider = new JsonRpcProvider(rpc, undefined, { batchMaxCount: 1 });
+  const provider = new JsonRpcProvider(rpc, undefined, { batchMaxCount: 1, cacheTimeout: -1 });
   try {
     const probe = new EthersMarketChain({ provider, address: market, meshCoin: market, intervalSeconds: 1, fromBlock });
     await probe.sync();

@@ -82,7 +82,7 @@ export class SettlementPlugin implements LifecycleContribution {
   async onStart(): Promise<void> {
     const config = this.ctx.config ?? {};
     const connector = this.core.chains.get(config.connector);
-    const provider = new JsonRpcProvider(connector.rpcUrl(), connector.chainId, { staticNetwork: true, batchMaxCount: 1 });
+    const provider = new JsonRpcProvider(connector.rpcUrl(), connector.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
     provider.pollingInterval = 250;
     this.providerRef = provider;
     const password = config.keystorePassword ?? '';

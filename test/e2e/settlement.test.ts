@@ -337,6 +337,13 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
     await until('battery discharging 4 kW', () => k.latest.get('battery-1', 'battery.W')?.value === 4000);
 
     mark('window active');
+    // half-way through the window, a sample at 4 kW: the oracle integrates power between samples less than
+    // maxGap (300 s = L) apart, so one jump over the whole window could leave it uncovered
+    jumpTo(W * L + L / 2);
+    await until('a 4 kW sample half-way through the window', () => {
+      const w = k.latest.get('battery-1', 'battery.W');
+      return w !== undefined && w.ts >= W * L + L / 2 && w.value === 4000;
+    });
     // the window ends (setpoints restored), its readings become final and are attested; dispatch settles
     jumpTo((W + 1) * L + 1000);
     await until('setpoints restored', () => battery.image?.getRaw('storage', 'StorCtl_Mod') === 0 && battery.image?.get('storage', 'OutWRte') === 100);

@@ -101,7 +101,7 @@ describe('EMPoS validator network (4 processes)', function () {
   });
 
   it('an ethers transaction sent to one node is included and final on all of them', async () => {
-    const provider = new JsonRpcProvider(net.nodes[1]!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
+    const provider = new JsonRpcProvider(net.nodes[1]!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250, cacheTimeout: -1 });
     providers.push(provider);
     const wallet = new Wallet(readKeystore(net.nodes[0]!.key!, ''), provider);
     const to = Wallet.createRandom().address;
@@ -323,7 +323,7 @@ describe('EMPoS validator network (4 processes)', function () {
   }
 
   function walletOf(i: number, key?: string): Wallet {
-    const provider = new JsonRpcProvider(net.nodes[i]!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250 });
+    const provider = new JsonRpcProvider(net.nodes[i]!.rpcUrl, undefined, { staticNetwork: true, pollingInterval: 250, cacheTimeout: -1 });
     providers.push(provider);
     return new Wallet(key ?? readKeystore(net.nodes[i]!.key!, ''), provider);
   }

@@ -75,7 +75,7 @@ describe('EMPoS staking through the CLI, ethers and empos_* (embedded node)', fu
       },
     });
     await node.start();
-    provider = new JsonRpcProvider(node.rpcUrl, CHAIN_ID, { staticNetwork: true });
+    provider = new JsonRpcProvider(node.rpcUrl, CHAIN_ID, { staticNetwork: true, cacheTimeout: -1 });
     provider.pollingInterval = 50;
     passwordFile = join(dir.path, 'password.txt');
     writeFileSync(passwordFile, 'correct horse\n');
