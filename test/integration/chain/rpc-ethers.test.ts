@@ -82,6 +82,8 @@ describe('JSON-RPC with ethers v6 (embedded node)', function () {
     assert.equal(await provider.getBalance(bob.address), WEI_PER_EB);
     const fee = await provider.getFeeData();
     assert.ok(fee.maxFeePerGas !== null && fee.maxPriorityFeePerGas === 1_000_000_000n);
+    // four blocks to report on (at 100 ms blocks the deployment can be in block 1 and this call come before block 4)
+    while ((await provider.getBlockNumber()) < 4) await new Promise((resolve) => setTimeout(resolve, 50));
     const history = (await provider.send('eth_feeHistory', ['0x4', 'latest', [25, 75]])) as { baseFeePerGas: string[]; gasUsedRatio: number[]; reward: string[][] };
     assert.equal(history.baseFeePerGas.length, 5);
     assert.equal(history.gasUsedRatio.length, 4);
