@@ -3,10 +3,12 @@
 # data folder (default: a new temp folder), starts 4 `energymesh chain node` processes (JSON-RPC on
 # 127.0.0.1:8545..8548, p2p on 30303..30306) and stops them all on Ctrl-C.
 #   examples/chain/run-4-nodes.sh [DATA_DIR]       BLOCK_TIME_MS=1000 by default
+# VALIDATORS="1 2 3" starts only those (validator 0 then runs inside EnergyMesh: energymesh-validator.yaml).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DIR="${1:-$(mktemp -d -t empos-4-nodes-XXXX)}"
 BLOCK_TIME_MS="${BLOCK_TIME_MS:-1000}"
+VALIDATORS="${VALIDATORS:-0 1 2 3}"
 CLI=(node --import tsx "$ROOT/chain/cli/chain-main.ts")
 cd "$ROOT"
 if [ ! -f "$DIR/genesis.json" ]; then
@@ -19,7 +21,7 @@ fi
 PEERS=$(paste -sd, "$DIR/peers.txt")
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait' EXIT INT TERM
-for i in 0 1 2 3; do
+for i in $VALIDATORS; do
   "${CLI[@]}" node --genesis "$DIR/genesis.json" --key "$DIR/validator-$i.keystore.json" --password-file "$DIR/password.txt" \
     --data "$DIR/data-$i" --rpc-port $((8545 + i)) --p2p-port $((30303 + i)) --peers "$PEERS" \
     > "$DIR/node-$i.out" 2> "$DIR/node-$i.log" &

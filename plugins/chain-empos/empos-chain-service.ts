@@ -1,11 +1,11 @@
 /**
  * Runs the embedded EMPoS node with the kernel (LifecycleContribution) and offers it as a chain
- * connector (ChainConnectorContribution); or, in `external` mode, checks and offers an external EVM
- * network's JSON-RPC endpoint. Chain data and the validator keystore live in the plugin's data dir.
+ * connector (ChainConnectorContribution); in `node` mode runs a validator or full node of an EMPoS
+ * network (network-mode.ts); in `external` mode checks and offers an external EVM network's JSON-RPC
+ * endpoint. Chain data (and the embedded validator keystore) live in the plugin's data dir.
  * A failed block production degrades the plugin (the node retries at the next tick).
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { JsonRpcProvider, NonceManager, Wallet } from 'ethers';
 import { inject, injectable, PluginContext, EnergyMeshError } from '../../core/plugin-api.ts';
 import type { ChainConnector, ChainConnectorContribution, LifecycleContribution } from '../../core/plugin-api.ts';
@@ -13,21 +13,19 @@ import { ChainNode } from '../../chain/node/chain-node.ts';
 import { ExternalChain } from '../../chain/node/external-chain.ts';
 import { loadOrCreateKeystore } from '../../chain/node/keystore.ts';
 import type { GenesisFile } from '../../chain/execution/genesis.ts';
+import { NetworkMode, readGenesisFile, type EmposNodeModeConfig } from './network-mode.ts';
 
 /** The plugin's config (config.schema.json; defaults applied by the kernel). */
-export interface EmposPluginConfig {
-  mode?: 'embedded' | 'external';
+export interface EmposPluginConfig extends EmposNodeModeConfig {
+  mode?: 'embedded' | 'node' | 'external';
   url?: string;
   chainId?: number;
-  blockTimeMs?: number;
-  genesisFile?: string;
-  rpc?: { enabled?: boolean; host?: string; port?: number; maxBodyBytes?: number };
-  keystorePassword?: string;
 }
 
 @injectable()
 export class EmposChainService implements LifecycleContribution, ChainConnectorContribution {
   private node: ChainNode | undefined;
+  private network: NetworkMode | undefined;
   private external: ExternalChain | undefined;
   private treasury: NonceManager | undefined;
   private provider: JsonRpcProvider | undefined;
@@ -44,15 +42,13 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
       this.ctx.health.up();
       return;
     }
-    let genesis: GenesisFile | undefined;
-    if (config.genesisFile !== undefined) {
-      const path = resolve(config.genesisFile);
-      try {
-        genesis = JSON.parse(readFileSync(path, 'utf8')) as GenesisFile;
-      } catch (e) {
-        throw new EnergyMeshError('CONFIG_INVALID', `cannot read genesis file ${path}`, { cause: e, details: { path } });
-      }
+    if (config.mode === 'node') {
+      this.network = await NetworkMode.start(this.ctx, config);
+      this.ctx.health.up();
+      return;
     }
+    const genesis: GenesisFile | undefined =
+      config.genesisFile !== undefined ? readGenesisFile(config.genesisFile, 'plugins.chain.empos.genesisFile', this.ctx.configDir ?? process.cwd()) : undefined;
     const rpc = config.rpc ?? {};
     const validatorKey = loadOrCreateKeystore(join(this.ctx.dataDir, 'validator.keystore.json'), config.keystorePassword ?? '');
     const node = new ChainNode({
@@ -88,12 +84,19 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
     this.treasury = undefined;
     await this.node?.stop();
     this.node = undefined;
+    await this.network?.stop();
+    this.network = undefined;
     this.external = undefined;
   }
 
-  /** The running node (tests, CLI). */
+  /** The running embedded node (tests, CLI). */
   get running(): ChainNode | undefined {
     return this.node;
+  }
+
+  /** The running network node in `node` mode (tests, CLI). */
+  get runningNetworkNode(): NetworkMode['node'] | undefined {
+    return this.network?.node;
   }
 
   connectors(): ChainConnector[] {
@@ -109,6 +112,22 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
             return ext().chainId;
           },
           rpcUrl: () => ext().url,
+        },
+      ];
+    }
+    if (this.ctx.config?.mode === 'node') {
+      const net = (): NetworkMode => {
+        if (this.network === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'the EMPoS network node is not running');
+        return this.network;
+      };
+      // no `fund`: accounts on a shared network are funded by their owners, as on an external network
+      return [
+        {
+          id: 'empos.node',
+          get chainId(): bigint {
+            return net().node.chain.chainId;
+          },
+          rpcUrl: () => net().node.rpcUrl,
         },
       ];
     }
