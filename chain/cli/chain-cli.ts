@@ -2,6 +2,7 @@
  * `energymesh chain …` — set up and run an EMPoS validator network:
  *   chain init --validators N --out DIR     genesis.json + encrypted validator keystores + peers.txt
  *   chain node --genesis FILE --key KEYSTORE --data DIR [--password-file F] [--rpc-port P] [--p2p-port P] [--peers A,B]
+ *              [--allow-peers ID,ID|@FILE]    (a permissioned network: only these peers are kept connected)
  *   chain status [--rpc URL]                head, finalized, round, block time (and its source), peers
  *   chain validators [--rpc URL]            the validator set and stakes
  *   chain stake | unstake | withdraw | claim-fees | propose | propose-slash | vote   (staking-commands.ts)
@@ -130,6 +131,10 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
     .option('--peers <list>', 'comma-separated peer multiaddrs (/ip4/…/tcp/…/p2p/<peer id>)', '')
     .option('--no-discovery', 'connect only to the --peers (no peer discovery)')
     .option('--announce <list>', 'comma-separated TCP multiaddrs to announce instead of the listen address (e.g. behind NAT)')
+    .option(
+      '--allow-peers <ids|@file>',
+      'permissioned network: keep connections only with these peer ids (and those of --peers); comma-separated, or @FILE with one id per line (# comments)',
+    )
     .option('--block-time-ms <ms>', 'local override of the governed block time (tests and benchmarks only: the network paces by the staking contract\'s blockTimeMs)')
     .option('--round-timeout-ms <ms>', 'base round timeout (default max(block time, 1 s))')
     .action(
@@ -147,9 +152,13 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
         roundTimeoutMs?: string;
         discovery: boolean;
         announce?: string;
+        allowPeers?: string;
       }) => {
         const { readKeystore } = await import('../node/keystore.ts');
         const { NetworkNode } = await import('../node/network-node.ts');
+        const { parseAllowPeersArg } = await import('../p2p/allow-list.ts');
+        // checked before the keystore is decrypted: a bad id fails fast, naming it
+        const allowPeers = opts.allowPeers === undefined ? undefined : parseAllowPeersArg(opts.allowPeers, (f) => readFileSync(resolve(f), 'utf8'));
         const genesis = JSON.parse(readFileSync(opts.genesis, 'utf8')) as GenesisFile;
         const keys = opts.key === undefined ? [] : [readKeystore(opts.key, readPassword(opts.passwordFile))];
         const node = new NetworkNode({
@@ -163,6 +172,7 @@ export function chainCommand(io: ChainCliIo = stdio): Command {
             peers: opts.peers.split(',').map((s) => s.trim()).filter((s) => s !== ''),
             discovery: opts.discovery,
             ...(opts.announce !== undefined ? { announce: opts.announce.split(',').map((s) => s.trim()).filter((s) => s !== '') } : {}),
+            ...(allowPeers !== undefined ? { allowPeers } : {}),
           },
           ...(opts.blockTimeMs !== undefined ? { blockTimeMs: Number(opts.blockTimeMs) } : {}),
           ...(opts.roundTimeoutMs !== undefined ? { roundTimeoutBaseMs: Number(opts.roundTimeoutMs) } : {}),

@@ -83,9 +83,17 @@ export interface NetworkNodeOptions {
   rpc?: { host?: string; port?: number } | false;
   /**
    * libp2p: listen host/port, the peers to keep connected, peer discovery (default on; `false` = only the
-   * listed peers) and the addresses to announce instead of the listen ones (e.g. behind NAT).
+   * listed peers), the addresses to announce instead of the listen ones (e.g. behind NAT) and the peer
+   * allow-list of a permissioned network (only these peer ids and those of `peers` are kept connected).
    */
-  p2p?: { host?: string; port?: number; peers?: readonly string[]; discovery?: boolean | P2pDiscoveryOptions; announce?: readonly string[] };
+  p2p?: {
+    host?: string;
+    port?: number;
+    peers?: readonly string[];
+    discovery?: boolean | P2pDiscoveryOptions;
+    announce?: readonly string[];
+    allowPeers?: readonly string[];
+  };
   /** libp2p identity; default derived from the first validator key, or `p2p.key` in dataDir. */
   peerKey?: PrivateKey;
   /** Two conflicting signed precommits of one validator (the staking layer turns it into a transaction). */
@@ -287,6 +295,7 @@ export class NetworkNode {
         peers: o.p2p?.peers ?? [],
         ...(o.p2p?.discovery !== undefined ? { discovery: o.p2p.discovery } : {}),
         ...(o.p2p?.announce !== undefined ? { announce: o.p2p.announce } : {}),
+        ...(o.p2p?.allowPeers !== undefined ? { allowPeers: o.p2p.allowPeers } : {}),
         log: (m) => this.log(m),
         handlers: {
           validate: (kind, data) => this.validate(kind, data),

@@ -17,6 +17,14 @@
  * ≤ 16 addresses, only TCP multiaddrs of the announcing peer, signed by it; one per peer per 0.5 s); a bad
  * one is rejected and its sender penalised like junk gossip. The peer store keeps TCP addresses only.
  *
+ * Allow-list (`allowPeers`, for a permissioned network; `allow-list.ts`): when given, the node keeps
+ * connections only with those peer ids plus the ids of its listed `peers`. The connection gater refuses
+ * dials to any other peer and drops any other peer's connection right after the noise handshake (where
+ * its id is authenticated), before multiplexing, identify or gossip; announcements of other peers are
+ * ignored (neither learned, dialled nor forwarded; no penalty for the forwarding peer). Refused peers are
+ * logged once per id, rate-limited. Gossip that an allowed peer relays from elsewhere is not filtered:
+ * an allowed node without an allow-list of its own can still bridge outsiders' messages.
+ *
  * Error policy: every inbound gossip message goes through the caller's synchronous `validate(kind, data)`
  * (decode, size, chain id, signatures) before it is delivered or forwarded: a throw or 'reject' counts
  * the message as rejected, penalises the sending peer (10 points; at 100 the peer is disconnected and
@@ -52,6 +60,7 @@ import {
   type SyncStatus,
 } from './sync-codec.ts';
 import { MAX_PROPOSAL_BYTES } from './gossip-codec.ts';
+import { checkPeerIds, RefusalLog, type RefusalKind } from './allow-list.ts';
 import { announceableAddrs, checkAnnouncement, discoveryTopicOf, isTcpAddress, MAX_ANNOUNCED_ADDRS, tcpPeerAddress } from './discovery-codec.ts';
 
 export type GossipKind = 'proposal' | 'vote' | 'commit' | 'tx';
@@ -90,6 +99,11 @@ export interface P2pNetworkOptions {
   announce?: readonly string[];
   /** Peer discovery (default on with the defaults below); `false`: only the listed peers, as before discovery. */
   discovery?: boolean | P2pDiscoveryOptions;
+  /**
+   * Peer ids allowed to connect (a permissioned network): when non-empty, only these and the ids of
+   * `peers` are dialled, accepted and learned from discovery. Default: any peer (not banned).
+   */
+  allowPeers?: readonly string[];
   log?: (msg: string) => void;
 }
 
@@ -126,6 +140,16 @@ export interface KnownPeer {
   connected: boolean;
 }
 
+/** Refusals by the allow-list (all zero without one). */
+export interface AllowListCounters {
+  /** Inbound connections dropped after the handshake (and outbound ones that reached another peer). */
+  connections: number;
+  /** Dials not made. */
+  dials: number;
+  /** Discovery announcements ignored. */
+  announcements: number;
+}
+
 export interface P2pStats {
   peers: number;
   accepted: Record<GossipKind, number>;
@@ -136,6 +160,7 @@ export interface P2pStats {
   discovery: DiscoveryCounters;
   /** Learned peers in the address book (listed ones not counted). */
   knownPeers: number;
+  refused: AllowListCounters;
 }
 
 const PENALTY = 10;
@@ -200,6 +225,9 @@ export class P2pNetwork {
   private readonly selfId: string;
   private readonly penalties = new Map<string, { points: number; at: number }>();
   private readonly banned = new Map<string, number>();
+  /** The allow-list (with the listed peers' ids, added at start); undefined: any peer. */
+  private readonly allowed: Set<string> | undefined;
+  private readonly refusals: RefusalLog;
   private dialTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   readonly counters: Omit<P2pStats, 'peers' | 'knownPeers'> = {
@@ -209,6 +237,7 @@ export class P2pNetwork {
     penalised: 0,
     disconnectedForPenalty: 0,
     discovery: { accepted: 0, rejected: 0, ignored: 0, learned: 0 },
+    refused: { connections: 0, dials: 0, announcements: 0 },
   };
 
   constructor(options: P2pNetworkOptions) {
@@ -226,6 +255,9 @@ export class P2pNetwork {
       }
     }
     this.selfId = peerIdFromPrivateKey(options.privateKey).toString();
+    const allow = options.allowPeers ?? [];
+    this.allowed = allow.length > 0 ? new Set(checkPeerIds(allow)) : undefined;
+    this.refusals = new RefusalLog((m) => this.log(m));
   }
 
   get peerId(): string {
@@ -250,7 +282,13 @@ export class P2pNetwork {
   }
 
   stats(): P2pStats {
-    return { peers: this.peerCount, ...this.counters, discovery: { ...this.counters.discovery }, knownPeers: this.learnedCount() };
+    return {
+      peers: this.peerCount,
+      ...this.counters,
+      discovery: { ...this.counters.discovery },
+      refused: { ...this.counters.refused },
+      knownPeers: this.learnedCount(),
+    };
   }
 
   /** The address book: listed peers and learned ones, with their addresses and whether they are connected. */
@@ -282,6 +320,7 @@ export class P2pNetwork {
       const entry = this.book.get(id) ?? this.newEntry(peer);
       entry.configured.push(addr);
       this.book.set(id, entry);
+      this.allowed?.add(id);
     }
     const announce: string[] = [];
     for (const a of o.announce ?? []) {
@@ -300,8 +339,11 @@ export class P2pNetwork {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: {
-        denyDialPeer: (peer: PeerId) => this.isBanned(peer.toString()),
-        denyInboundEncryptedConnection: (peer: PeerId) => this.isBanned(peer.toString()),
+        denyDialPeer: (peer: PeerId) => this.isBanned(peer.toString()) || this.refuse(peer.toString(), 'dial'),
+        // the remote id is authenticated by the noise handshake here; nothing else has run on the connection
+        denyInboundEncryptedConnection: (peer: PeerId) => this.isBanned(peer.toString()) || this.refuse(peer.toString(), 'inbound connection'),
+        // a dial by address alone that reached a peer not on the allow-list
+        denyOutboundEncryptedConnection: (peer: PeerId) => this.refuse(peer.toString(), 'outbound connection'),
         // the peer store (fed by identify and discovery) keeps dialable TCP addresses only
         filterMultiaddrForPeer: (_peer: PeerId, addr: Multiaddr) => isTcpAddress(addr),
       },
@@ -422,6 +464,22 @@ export class P2pNetwork {
     }
   }
 
+  /** Whether the allow-list admits `peer` (always, without an allow-list). */
+  isAllowed(peer: string): boolean {
+    return this.allowed === undefined || peer === this.selfId || this.allowed.has(peer);
+  }
+
+  /** `true` (and counted, logged) when the allow-list refuses `peer`. Never throws: called by the connection gater. */
+  private refuse(peer: string, kind: RefusalKind): boolean {
+    if (this.isAllowed(peer)) return false;
+    const r = this.counters.refused;
+    if (kind === 'dial') r.dials++;
+    else if (kind === 'announcement') r.announcements++;
+    else r.connections++;
+    this.refusals.refused(peer, kind);
+    return true;
+  }
+
   private isBanned(peer: string): boolean {
     const until = this.banned.get(peer);
     if (until === undefined) return false;
@@ -469,6 +527,11 @@ export class P2pNetwork {
     try {
       if (msg.type !== 'signed') throw new EnergyMeshError('INVALID_ARGUMENT', 'unsigned peer announcement');
       const a = checkAnnouncement(msg.data, msg.from.toString());
+      if (this.refuse(a.peerId, 'announcement')) {
+        // not learned, not forwarded; the forwarding peer did nothing wrong
+        c.ignored++;
+        return TopicValidatorResult.Ignore;
+      }
       const now = Date.now();
       const known = this.book.get(a.peerId);
       if ((known !== undefined && now - known.announcedAt < MIN_ANNOUNCE_GAP_MS) || !this.learn(a.peerId, a.addrs)) {
@@ -500,6 +563,7 @@ export class P2pNetwork {
   /** Records a peer's addresses (already checked); false when the book is full of fresh entries. */
   private learn(id: string, addrs: Multiaddr[]): boolean {
     if (id === this.selfId) return true;
+    if (!this.isAllowed(id)) return false;
     const now = Date.now();
     let e = this.book.get(id);
     if (e === undefined) {
