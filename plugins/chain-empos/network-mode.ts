@@ -16,6 +16,7 @@ import { EnergyMeshError, type PluginContext } from '../../core/plugin-api.ts';
 import type { GenesisFile } from '../../chain/execution/genesis.ts';
 import { readKeystore } from '../../chain/node/keystore.ts';
 import { NetworkNode } from '../../chain/node/network-node.ts';
+import { canonicalPeerId, checkPeerIds, parsePeerIdFile } from '../../chain/p2p/allow-list.ts';
 
 /** `p2p` section of the plugin config (node mode). */
 export interface EmposP2pConfig {
@@ -26,6 +27,10 @@ export interface EmposP2pConfig {
   peersFile?: string;
   discovery?: boolean;
   announce?: string[];
+  /** Permissioned network: keep connections only with these peer ids (plus those of `peers`). */
+  allowPeers?: string[];
+  /** The same as a file: one peer id per line, `#` comments. */
+  allowPeersFile?: string;
 }
 
 export interface EmposNodeModeConfig {
@@ -72,6 +77,25 @@ export function readPeersFile(file: string): string[] {
   return peers;
 }
 
+/** The allow-list of `p2p.allowPeers` and `p2p.allowPeersFile` (checked ids); none configured = no list. */
+export function allowPeersOf(p2p: EmposP2pConfig, baseDir: string): { allowPeers?: string[] } {
+  if (p2p.allowPeers === undefined && p2p.allowPeersFile === undefined) return {};
+  const ids = checkPeerIds(p2p.allowPeers ?? []);
+  if (p2p.allowPeersFile !== undefined) {
+    const file = resolve(baseDir, p2p.allowPeersFile);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new EnergyMeshError('CONFIG_INVALID', `cannot read allow-list ${file} (plugins.chain.empos.p2p.allowPeersFile): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    ids.push(...parsePeerIdFile(text).map(({ id, line }) => canonicalPeerId(id, ` (${file} line ${line})`)));
+  }
+  // an empty list would silently open a permissioned node
+  if (ids.length === 0) throw new EnergyMeshError('CONFIG_INVALID', 'plugins.chain.empos.p2p: the allow-list (allowPeers/allowPeersFile) names no peer id');
+  return { allowPeers: [...new Set(ids)] };
+}
+
 /** A running network node with its finality watchdog. */
 export class NetworkMode {
   private watchdog: NodeJS.Timeout | undefined;
@@ -108,6 +132,7 @@ export class NetworkMode {
         peers: [...(p2p.peers ?? []), ...(p2p.peersFile !== undefined ? readPeersFile(resolve(base, p2p.peersFile)) : [])],
         discovery: p2p.discovery ?? true,
         ...(p2p.announce !== undefined ? { announce: p2p.announce } : {}),
+        ...allowPeersOf(p2p, base),
       },
       ...(config.blockTimeMs !== undefined ? { blockTimeMs: config.blockTimeMs } : {}),
       ...(config.roundTimeoutMs !== undefined ? { roundTimeoutBaseMs: config.roundTimeoutMs } : {}),

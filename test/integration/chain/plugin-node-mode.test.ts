@@ -79,7 +79,8 @@ describe('chain.empos plugin in node mode (validator of a network)', function ()
       stallAfterMs: 1_500,
       rpc: { port: 0 },
       // the peers.txt of `chain init` lists every validator, this one too (a node skips its own address)
-      p2p: { port: ports[0]!, peersFile: join(dir.path, 'net', 'peers.txt'), discovery: false },
+      // permissioned: only the other validator (its id is also in peers.txt) may connect
+      p2p: { port: ports[0]!, peersFile: join(dir.path, 'net', 'peers.txt'), discovery: false, allowPeers: [net.peers[1]!.split('/p2p/')[1]!] },
     });
     await kernel.load();
     await kernel.start();
@@ -96,6 +97,16 @@ describe('chain.empos plugin in node mode (validator of a network)', function ()
     const cert = (await call(url, 'empos_certificate', ['0x2'])) as { signers: string[] } | null;
     assert.deepEqual([...(cert?.signers ?? [])].sort(), [...net.addresses].sort(), `certificate of block 2: ${JSON.stringify(cert)}`);
 
+    // a node that is not on the allow-list is refused
+    const outsider = new NetworkNode({ dataDir: join(dir.path, 'outsider'), genesis, rpc: false, p2p: { port: 0, peers: [net.peers[0]!], discovery: false } });
+    await outsider.start();
+    try {
+      await until('the outsider refused', async () => ((await call(url, 'empos_network')) as { refused: { connections: number } }).refused.connections >= 1);
+      assert.equal(outsider.chain.head.header.number, 0n, 'the outsider synced nothing');
+    } finally {
+      await outsider.stop();
+    }
+
     // the other validator (half of the stake) leaves: no 2/3 → no finality → the plugin says so
     await other.stop();
     other = undefined;
@@ -110,7 +121,7 @@ describe('chain.empos plugin in node mode (validator of a network)', function ()
     await until('the plugin up again', () => plugin.health.current().state === 'up');
   });
 
-  it('refuses node mode without a genesis file, an unreadable keystore and a malformed peers file, naming the config path', async () => {
+  it('refuses node mode without a genesis file, an unreadable keystore and a malformed peers file, naming the config path, and a bad allow-list', async () => {
     assert.throws(
       () => boot(join(dir.path, 'bad1'), { mode: 'node' }),
       (e: unknown) => isEnergyMeshError(e, 'CONFIG_INVALID') && /genesisFile/.test(e.message),
@@ -132,5 +143,9 @@ describe('chain.empos plugin in node mode (validator of a network)', function ()
     const peersFile = join(dir.path, 'peers.txt');
     writeFileSync(peersFile, '# validators\n/ip4/127.0.0.1/tcp/1/p2p/x\n127.0.0.1:30303\n');
     assert.match(await failure({ p2p: { peersFile } }), /"127\.0\.0\.1:30303" is not a multiaddr/);
+    assert.match(await failure({ p2p: { allowPeers: ['QmNotAPeerId'] } }), /invalid peer id "QmNotAPeerId"/);
+    const allowFile = join(dir.path, 'allow.txt');
+    writeFileSync(allowFile, '# nobody\n');
+    assert.match(await failure({ p2p: { allowPeersFile: allowFile } }), /names no peer id/);
   });
 });
