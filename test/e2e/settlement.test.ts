@@ -44,10 +44,14 @@ const DISPATCH = '/api/v1/plugins/dispatch.incentives';
 const ACCOUNTS = ['house-1', 'house-2', 'pv-1', 'battery-1'] as const;
 const METERS = ['house-1', 'house-2', 'pv-1', 'battery-1'] as const;
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000, diagnose?: () => Promise<unknown>): Promise<void> {
   const end = performance.now() + timeoutMs;
   while (!(await cond())) {
-    if (performance.now() > end) assert.fail(`timed out waiting for ${what}`);
+    if (performance.now() > end) {
+      // what the pipeline looked like when it stopped (a CI failure leaves no other trace)
+      const state = diagnose === undefined ? '' : `\n${JSON.stringify(await diagnose().catch((e: unknown) => String(e)), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`;
+      assert.fail(`timed out waiting for ${what}${state}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -99,6 +103,22 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
       if (e.args[0] === id) out.set(e.args[1] as bigint, [e.args[2] as bigint, e.args[3] as bigint]);
     }
     return out;
+  }
+
+  /** Oracle status, plugin health, chain head and the meters' latest samples (for a timeout's message). */
+  async function diagnose(): Promise<unknown> {
+    const k = instance!.kernel;
+    const head = await s.provider().getBlock('latest');
+    return {
+      now: new Date(Date.now()).toISOString(),
+      head: { number: head?.number, timestamp: head === null ? null : new Date(head.timestamp * 1000).toISOString() },
+      plugins: k.plugins.map((p) => ({ id: p.id, ...p.health.current() })),
+      oracle: (await call('GET', '/api/v1/plugins/metering.oracle/status', tokens.admin)).json,
+      lastInterval: Object.fromEntries(await Promise.all(METERS.map(async (m) => [m, (await c.registry.lastInterval(s.meterId(m)))?.toString() ?? null]))),
+      samples: Object.fromEntries(
+        [['house-1', 'ac_meter.TotWhImp'], ['house-2', 'ac_meter.TotWhImp'], ['pv-1', 'inverter.W'], ['battery-1', 'battery.W']].map(([d, p]) => [`${d}/${p}`, k.latest.get(d!, p!)]),
+      ),
+    };
   }
 
   async function attested(meter: string, interval: number): Promise<boolean> {
@@ -210,7 +230,7 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
     await new Promise((r) => setTimeout(r, 1500)); // a few polls after the boundary
     jumpTo((I0 + 1) * L + (CUTOFF_S + 2) * 1000);
     mark('jumped to I0 cut-off');
-    await until(`interval ${I0} attested for every meter`, async () => (await Promise.all(METERS.map((m) => attested(m, I0)))).every(Boolean));
+    await until(`interval ${I0} attested for every meter`, async () => (await Promise.all(METERS.map((m) => attested(m, I0)))).every(Boolean), 45_000, diagnose);
 
     mark('I0 attested');
     // EB per meter equals its attested Wh: Minted/Burned events keyed by keccak(meterId, interval)
