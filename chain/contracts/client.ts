@@ -17,11 +17,12 @@ import {
   toUtf8Bytes,
   type BaseWallet,
   type ContractRunner,
-  type ContractTransactionReceipt,
+  type TransactionReceipt,
   type ContractTransactionResponse,
   type EventLog,
   type Log,
 } from 'ethers';
+import { waitForReceipt } from './wait-receipt.ts';
 import { EnergyMeshError } from '../../core/errors.ts';
 import type { SettlementAddresses } from '../../plugins/settlement/settlement-api.ts';
 import { loadArtifact, type ContractName } from './artifacts.ts';
@@ -252,7 +253,7 @@ abstract class ContractClient {
   }
 
   /** Sends a transaction and waits for its receipt (reverts decoded). */
-  protected async send(method: string, args: unknown[], overrides: { value?: bigint; gasLimit?: bigint; nonce?: number } = {}): Promise<ContractTransactionReceipt> {
+  protected async send(method: string, args: unknown[], overrides: { value?: bigint; gasLimit?: bigint; nonce?: number } = {}): Promise<TransactionReceipt> {
     let tx: ContractTransactionResponse;
     try {
       const sent: unknown = await this.contract.getFunction(method).send(...args, overrides);
@@ -260,18 +261,18 @@ abstract class ContractClient {
     } catch (e) {
       throw settlementError(method, e);
     }
-    let receipt: ContractTransactionReceipt | null;
+    let receipt: TransactionReceipt;
     try {
-      receipt = await tx.wait();
+      receipt = await waitForReceipt(tx);
     } catch (e) {
       throw settlementError(method, e);
     }
-    if (receipt === null) throw new EnergyMeshError('SETTLEMENT_REVERTED', `${method}: no receipt`, { retriable: true });
+    if (receipt.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `${method} reverted`, { details: { tx: tx.hash } });
     return receipt;
   }
 
   /** The first log of `event` in a receipt, parsed. */
-  protected eventIn(receipt: ContractTransactionReceipt, event: string): unknown[] {
+  protected eventIn(receipt: TransactionReceipt, event: string): unknown[] {
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
       const parsed = this.contract.interface.parseLog(log);
@@ -316,19 +317,19 @@ export class EnergyLedgerClient extends ContractClient {
   totalDeficit(): Promise<bigint> {
     return this.view('totalDeficit');
   }
-  deposit(wei: bigint): Promise<ContractTransactionReceipt> {
+  deposit(wei: bigint): Promise<TransactionReceipt> {
     return this.send('deposit', [], { value: wei });
   }
-  depositFor(account: string, wei: bigint): Promise<ContractTransactionReceipt> {
+  depositFor(account: string, wei: bigint): Promise<TransactionReceipt> {
     return this.send('depositFor', [account], { value: wei });
   }
-  withdraw(wei: bigint): Promise<ContractTransactionReceipt> {
+  withdraw(wei: bigint): Promise<TransactionReceipt> {
     return this.send('withdraw', [wei]);
   }
-  fundReserve(wei: bigint): Promise<ContractTransactionReceipt> {
+  fundReserve(wei: bigint): Promise<TransactionReceipt> {
     return this.send('fundReserve', [], { value: wei });
   }
-  settleDeficit(account: string, wei: bigint): Promise<ContractTransactionReceipt> {
+  settleDeficit(account: string, wei: bigint): Promise<TransactionReceipt> {
     return this.send('settleDeficit', [account, wei]);
   }
 }
@@ -342,11 +343,11 @@ export class MeterRegistryClient extends ContractClient {
   async intervalSeconds(): Promise<number> {
     return Number(await this.view<bigint>('intervalSeconds'));
   }
-  registerMeter(meterId: string, owner: string, area: string): Promise<ContractTransactionReceipt> {
+  registerMeter(meterId: string, owner: string, area: string): Promise<TransactionReceipt> {
     return this.send('registerMeter', [meterId, owner, area]);
   }
   /** Registers many meters of one area in one transaction. */
-  registerMeters(meterIds: readonly string[], owners: readonly string[], area: string): Promise<ContractTransactionReceipt> {
+  registerMeters(meterIds: readonly string[], owners: readonly string[], area: string): Promise<TransactionReceipt> {
     return this.send('registerMeters', [[...meterIds], [...owners], area]);
   }
   async meterOwner(meterId: string): Promise<string | undefined> {
@@ -372,7 +373,7 @@ export class MeterRegistryClient extends ContractClient {
     return Number(await this.view<bigint>('threshold'));
   }
   /** Submits an attested batch (signatures ascending by signer, e.g. from `attestReadings`). */
-  submitReadings(readings: readonly Reading[], signatures: readonly string[], overrides: { gasLimit?: bigint; nonce?: number } = {}): Promise<ContractTransactionReceipt> {
+  submitReadings(readings: readonly Reading[], signatures: readonly string[], overrides: { gasLimit?: bigint; nonce?: number } = {}): Promise<TransactionReceipt> {
     return this.send('submitReadings', [readings.map(readingTuple), [...signatures]], overrides);
   }
   batchDigest(readings: readonly Reading[]): Promise<string> {
@@ -390,12 +391,12 @@ export class EnergyMarketClient extends ContractClient {
     super('EnergyMarket', address, runner);
   }
   /** Places an order; returns its id (`interval << 24 | sequence`). */
-  async placeOrder(interval: bigint, isSell: boolean, amountWh: bigint, limitPrice: bigint): Promise<{ orderId: bigint; receipt: ContractTransactionReceipt }> {
+  async placeOrder(interval: bigint, isSell: boolean, amountWh: bigint, limitPrice: bigint): Promise<{ orderId: bigint; receipt: TransactionReceipt }> {
     const receipt = await this.send('placeOrder', [interval, isSell, amountWh, limitPrice]);
     const [orderId] = this.eventIn(receipt, 'OrderPlaced') as [bigint];
     return { orderId, receipt };
   }
-  cancelOrder(orderId: bigint): Promise<ContractTransactionReceipt> {
+  cancelOrder(orderId: bigint): Promise<TransactionReceipt> {
     return this.send('cancelOrder', [orderId]);
   }
   async order(orderId: bigint): Promise<OrderState> {
@@ -441,18 +442,18 @@ export class EnergyMarketClient extends ContractClient {
     cancelled.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     return { orders: orders.filter((o) => !cancelled.includes(o.orderId)).sort((x, y) => (x.orderId < y.orderId ? -1 : 1)), cancelled };
   }
-  settleInterval(interval: bigint, price: bigint, fills: readonly Fill[], overrides: { gasLimit?: bigint; nonce?: number } = {}): Promise<ContractTransactionReceipt> {
+  settleInterval(interval: bigint, price: bigint, fills: readonly Fill[], overrides: { gasLimit?: bigint; nonce?: number } = {}): Promise<TransactionReceipt> {
     return this.send('settleInterval', [interval, price, fills.map((f) => [f.orderId, f.amountWh])], overrides);
   }
-  expireInterval(interval: bigint): Promise<ContractTransactionReceipt> {
+  expireInterval(interval: bigint): Promise<TransactionReceipt> {
     return this.send('expireInterval', [interval]);
   }
   /** Returns the escrow of open orders of a settled or expired interval. */
-  releaseOrders(orderIds: readonly bigint[]): Promise<ContractTransactionReceipt> {
+  releaseOrders(orderIds: readonly bigint[]): Promise<TransactionReceipt> {
     return this.send('releaseOrders', [[...orderIds]]);
   }
   /** Fills of a settlement transaction: orderId → (amountWh, mcAmount). */
-  fillsIn(receipt: ContractTransactionReceipt): { orderId: bigint; amountWh: bigint; mcAmount: bigint }[] {
+  fillsIn(receipt: TransactionReceipt): { orderId: bigint; amountWh: bigint; mcAmount: bigint }[] {
     const out: { orderId: bigint; amountWh: bigint; mcAmount: bigint }[] = [];
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
@@ -479,7 +480,7 @@ export class BalancingIncentivesClient extends ContractClient {
     rewardPerKwh: bigint;
     enrolmentDeadline: bigint;
     poolWei: bigint;
-  }): Promise<{ eventId: bigint; receipt: ContractTransactionReceipt }> {
+  }): Promise<{ eventId: bigint; receipt: TransactionReceipt }> {
     const receipt = await this.send(
       'createEvent',
       [e.area, e.startInterval, e.endInterval, e.direction === 'up' ? 0 : 1, e.targetKw, e.rewardPerKwh, e.enrolmentDeadline],
@@ -493,7 +494,7 @@ export class BalancingIncentivesClient extends ContractClient {
     const [area, startInterval, endInterval, enrolmentDeadline, targetKw, operator, direction, baselineDays, rewardPerKwh, pool] = r;
     return { eventId, area, startInterval, endInterval, enrolmentDeadline, targetKw, operator, direction: direction === 0n ? 'up' : 'down', baselineDays: Number(baselineDays), rewardPerKwh, pool };
   }
-  enrol(eventId: bigint, meterId: string): Promise<ContractTransactionReceipt> {
+  enrol(eventId: bigint, meterId: string): Promise<TransactionReceipt> {
     return this.send('enrol', [eventId, meterId]);
   }
   async enrolment(eventId: bigint, meterId: string): Promise<'none' | 'enrolled' | 'settled'> {
@@ -504,15 +505,15 @@ export class BalancingIncentivesClient extends ContractClient {
     return this.view('deliveryOf', eventId, meterId);
   }
   /** Settles one meter; returns the delivered Wh and the reward (wei) from the DeliverySettled event. */
-  async settleMeter(eventId: bigint, meterId: string): Promise<{ deliveredWh: bigint; rewardWei: bigint; receipt: ContractTransactionReceipt }> {
+  async settleMeter(eventId: bigint, meterId: string): Promise<{ deliveredWh: bigint; rewardWei: bigint; receipt: TransactionReceipt }> {
     const receipt = await this.send('settleMeter', [eventId, meterId]);
     const [, , deliveredWh, rewardWei] = this.eventIn(receipt, 'DeliverySettled') as [bigint, string, bigint, bigint];
     return { deliveredWh, rewardWei, receipt };
   }
-  settle(eventId: bigint, meterIds: readonly string[]): Promise<ContractTransactionReceipt> {
+  settle(eventId: bigint, meterIds: readonly string[]): Promise<TransactionReceipt> {
     return this.send('settle', [eventId, [...meterIds]]);
   }
-  reclaim(eventId: bigint): Promise<ContractTransactionReceipt> {
+  reclaim(eventId: bigint): Promise<TransactionReceipt> {
     return this.send('reclaim', [eventId]);
   }
 }
@@ -535,13 +536,13 @@ export class MeshCoinClient extends ContractClient {
   getVotes(account: string): Promise<bigint> {
     return this.view('getVotes', account);
   }
-  approve(spender: string, amount: bigint): Promise<ContractTransactionReceipt> {
+  approve(spender: string, amount: bigint): Promise<TransactionReceipt> {
     return this.send('approve', [spender, amount]);
   }
-  transfer(to: string, amount: bigint): Promise<ContractTransactionReceipt> {
+  transfer(to: string, amount: bigint): Promise<TransactionReceipt> {
     return this.send('transfer', [to, amount]);
   }
-  delegate(to: string): Promise<ContractTransactionReceipt> {
+  delegate(to: string): Promise<TransactionReceipt> {
     return this.send('delegate', [to]);
   }
 }
@@ -558,13 +559,13 @@ export class MultisigClient extends ContractClient {
     const [id] = this.eventIn(receipt, 'Submitted') as [bigint];
     return id;
   }
-  confirm(id: bigint): Promise<ContractTransactionReceipt> {
+  confirm(id: bigint): Promise<TransactionReceipt> {
     return this.send('confirm', [id]);
   }
-  revoke(id: bigint): Promise<ContractTransactionReceipt> {
+  revoke(id: bigint): Promise<TransactionReceipt> {
     return this.send('revoke', [id]);
   }
-  execute(id: bigint): Promise<ContractTransactionReceipt> {
+  execute(id: bigint): Promise<TransactionReceipt> {
     return this.send('execute', [id]);
   }
   confirmations(id: bigint): Promise<bigint> {

@@ -9,6 +9,7 @@
  * block time.
  */
 import { ContractFactory, getCreateAddress, type Signer, type TransactionRequest, type TransactionResponse } from 'ethers';
+import { waitForReceipt } from './wait-receipt.ts';
 import { EnergyMeshError } from '../../core/errors.ts';
 import type { SettlementAddresses } from '../../plugins/settlement/settlement-api.ts';
 import { loadArtifact, type ContractName } from './artifacts.ts';
@@ -164,8 +165,8 @@ function creationGasBound(data: string, deployedBytecode: string): bigint {
 }
 
 async function waitOk(tx: TransactionResponse, name: string): Promise<void> {
-  const receipt = await tx.wait();
-  if (receipt === null || receipt.status !== 1) {
+  const receipt = await waitForReceipt(tx);
+  if (receipt.status !== 1) {
     throw new EnergyMeshError('SETTLEMENT_REVERTED', `deployment of ${name} failed`, { details: { hash: tx.hash } });
   }
 }

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { JsonRpcProvider, NonceManager, Wallet } from 'ethers';
+import { waitForReceipt } from '../../chain/contracts/wait-receipt.ts';
 import { inject, injectable, PluginContext, EnergyMeshError } from '../../core/plugin-api.ts';
 import type { ChainConnector, ChainConnectorContribution, LifecycleContribution } from '../../core/plugin-api.ts';
 import { ChainNode } from '../../chain/node/chain-node.ts';
@@ -150,8 +151,8 @@ export class EmposChainService implements LifecycleContribution, ChainConnectorC
       const treasury = this.treasury;
       if (treasury === undefined) throw new EnergyMeshError('NOT_CONNECTED', 'the embedded chain is not running with its JSON-RPC endpoint enabled');
       const tx = await treasury.sendTransaction({ to, value: wei });
-      const receipt = await tx.wait();
-      if (receipt?.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `funding ${to} failed`, { details: { tx: tx.hash } });
+      const receipt = await waitForReceipt(tx);
+      if (receipt.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `funding ${to} failed`, { details: { tx: tx.hash } });
     };
     const next = this.funding.then(run, run);
     this.funding = next.catch(() => undefined);

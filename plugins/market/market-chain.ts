@@ -14,7 +14,8 @@
  * Error policy: a refusal by the contract (custom error) throws SETTLEMENT_REVERTED with the error's name
  * and arguments in the message and `details.reason`; transport failures are retriable.
  */
-import { Contract, Interface, MaxUint256, isError, type Log, type Provider, type Signer } from 'ethers';
+import { Contract, Interface, MaxUint256, isError, type Log, type Provider, type Signer, type TransactionResponse } from 'ethers';
+import { waitForReceipt } from '../../chain/contracts/wait-receipt.ts';
 import { EnergyMeshError, errorMessage } from '../../core/errors.ts';
 import { loadArtifact } from '../../chain/contracts/artifacts.ts';
 import { decodeContractError } from '../../chain/contracts/client.ts';
@@ -159,9 +160,9 @@ export class EthersMarketChain implements MarketChain {
     if (allowance >= mcWei) return;
     const token = this.meshCoin.connect(owner) as Contract;
     try {
-      const tx = (await token.getFunction('approve')(this.address, MaxUint256)) as { wait(): Promise<{ status: number | null } | null> };
-      const receipt = await tx.wait();
-      if (receipt?.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', 'approving MC for the market reverted');
+      const tx = (await token.getFunction('approve')(this.address, MaxUint256)) as TransactionResponse;
+      const receipt = await waitForReceipt(tx);
+      if (receipt.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', 'approving MC for the market reverted');
     } catch (e) {
       if (e instanceof EnergyMeshError) throw e;
       throw new EnergyMeshError('NOT_CONNECTED', `approving MC for the market failed: ${errorMessage(e)}`, { retriable: true, cause: e });
@@ -326,10 +327,10 @@ export class EthersMarketChain implements MarketChain {
     const c = this.contract.connect(signer) as Contract;
     let hash: string | undefined;
     try {
-      const tx = (await c.getFunction(name)(...args)) as { hash: string; wait(): Promise<{ status: number | null; blockNumber: number; gasUsed: bigint; logs: readonly Log[] } | null> };
+      const tx = (await c.getFunction(name)(...args)) as TransactionResponse;
       hash = tx.hash;
-      const receipt = await tx.wait();
-      if (receipt === null || receipt.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `${name} reverted`, { details: { tx: hash } });
+      const receipt = await waitForReceipt(tx);
+      if (receipt.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `${name} reverted`, { details: { tx: hash } });
       return { txHash: hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed, logs: receipt.logs };
     } catch (e) {
       if (e instanceof EnergyMeshError) throw e;

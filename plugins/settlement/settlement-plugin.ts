@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Contract, JsonRpcProvider, NonceManager, Wallet, keccak256, toUtf8Bytes, type Signer, type TransactionRequest, type TransactionResponse } from 'ethers';
+import { waitForReceipt } from '../../chain/contracts/wait-receipt.ts';
 import { inject, injectable, CoreServices, PluginContext, EnergyMeshError, errorMessage } from '../../core/plugin-api.ts';
 import type { ChainConnector, LifecycleContribution } from '../../core/plugin-api.ts';
 import { loadOrCreateKeystore } from '../../chain/node/keystore.ts';
@@ -245,8 +246,9 @@ export class SettlementPlugin implements LifecycleContribution {
         const held = (await token.getFunction('balanceOf')(address)) as bigint;
         if (held === 0n) {
           try {
-            const tx = (await token.getFunction('transfer')(address, mc)) as { wait(): Promise<unknown> };
-            await tx.wait();
+            const tx = (await token.getFunction('transfer')(address, mc)) as TransactionResponse;
+            const receipt = await waitForReceipt(tx);
+            if (receipt.status !== 1) throw new EnergyMeshError('SETTLEMENT_REVERTED', `MC transfer ${tx.hash} reverted`);
           } catch (e) {
             this.ctx.logger.warn({ account: name, err: errorMessage(e) }, 'could not give the account its MC');
           }

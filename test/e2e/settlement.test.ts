@@ -223,6 +223,15 @@ describe('settlement end to end: simulated devices → oracle → chain → mark
     }
     await until('devices polled', () => ['house-1', 'house-2'].every((d) => k.latest.get(d, 'ac_meter.TotWhImp') !== undefined) && k.latest.get('pv-1', 'inverter.W') !== undefined && k.latest.get('battery-1', 'storage.ChaState') !== undefined);
     for (const m of METERS) assert.equal(await c.registry.meterOwner(s.meterId(m)), owners.get(m), `${m} registered to its account`);
+    // the oracle starts a meter at the interval of the first sample it consumes: before the clock jumps over
+    // this interval's end, every meter must have one (the API's latest values can be ahead of the oracle)
+    await until(
+      'the oracle has a sample of every meter',
+      async () => ((await call('GET', '/api/v1/plugins/metering.oracle/status', tokens.admin)).json.meters as { nextInterval: number | null }[]).every((m) => m.nextInterval !== null),
+      45_000,
+      diagnose,
+    );
+    mark('oracle has every meter');
 
     // the current interval ends and its cut-off passes: every meter gets its reading on chain
     I0 = Math.floor(Date.now() / L);

@@ -3,7 +3,7 @@
  * conservation, pause) through ethers against the embedded chain, with exact balances.
  */
 import assert from 'node:assert/strict';
-import { Wallet, id as keccakId, keccak256, solidityPacked, type ContractTransactionReceipt } from 'ethers';
+import { Wallet, id as keccakId, keccak256, solidityPacked, type TransactionReceipt } from 'ethers';
 import {
   WEI_PER_WH,
   attestReadings,
@@ -31,7 +31,7 @@ describe('settlement contracts: MeterRegistry and EnergyLedger', function () {
     return { meterId, interval, exportWh, importWh, flags };
   }
 
-  async function submit(readings: Reading[], signers: Wallet[] = h.oracles.slice(0, 2)): Promise<ContractTransactionReceipt> {
+  async function submit(readings: Reading[], signers: Wallet[] = h.oracles.slice(0, 2)): Promise<TransactionReceipt> {
     const sigs = await attestReadings(signers, CHAIN_ID, h.addresses.registry, readings);
     return h.as('submitter').registry.submitReadings(readings, sigs);
   }
