@@ -88,8 +88,10 @@ describe('chain p2p: peer discovery', function () {
     for (const n of all) {
       const others = all.filter((o) => o !== n);
       await until(`${n.net.peerId} connected to all others`, () => connectedTo(n, others));
-      const book = n.net.knownPeers();
-      for (const o of others) assert.ok(book.some((p) => p.peerId === o.net.peerId && p.connected), 'every other node is in the address book');
+      // a peer that dialled in is in the book once its announcement arrived (one announce interval later)
+      const inBook = (): boolean => others.every((o) => n.net.knownPeers().some((p) => p.peerId === o.net.peerId && p.connected));
+      await until(`${n.net.peerId} has every other node in its address book`, inBook);
+      assert.ok(inBook(), 'every other node is in the address book');
       assert.equal(n.net.stats().discovery.rejected, 0);
     }
     // D learned A (and B) from announcements: D lists only C
